@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+
+	"github.com/sselab/sselab/pkg/lab"
+	"github.com/sselab/sselab/pkg/miniobin"
+)
+
+const upUsage = `Usage: sselab up [flags]
+
+Starts the lab: makes (or reuses) the PKI, starts the embedded KES server,
+starts MinIO wired to it, creates the buckets with SSE-KMS, prints where
+everything is, and runs until Ctrl-C or 'sselab down'. A later 'up' on the
+same --dir reuses the keys, the credentials, the data and the settings.
+
+Flags:
+  --dir DIR                  state directory (default: $SSELAB_DIR, else the per-user config directory)
+  --minio PATH               MinIO server binary (default: $SSELAB_MINIO, the cached build,
+                             'minio' on PATH, else built from source with Go)
+  --address HOST:PORT        S3 API (default 127.0.0.1:9000; port 0 picks a free port)
+  --console-address HOST:PORT  MinIO console (default 127.0.0.1:9001)
+  --kes-address HOST:PORT    KES server (default 127.0.0.1:7373)
+  --key NAME                 default SSE-KMS key (default sselab-key)
+  --bucket NAME              bucket with default SSE-KMS; repeatable (default encrypted)
+  --http                     plain HTTP for S3 (SSE-C then does not work); --http=false undoes it
+  --detach                   start in the background and return once the lab is ready
+
+Examples:
+  sselab up
+  sselab up --detach --address 127.0.0.1:0 --console-address 127.0.0.1:0 --kes-address 127.0.0.1:0
+  sselab up --dir /tmp/lab --bucket photos --bucket backups --key photos-key
+`
+
+func runUp(args []string, stdout, stderr io.Writer) error {
+	var (
+		o      lab.Options
+		minio  string
+		http   bool
+		detach bool
+	)
+	fs := newFlags("up", &o.Dir)
+	fs.StringVar(&minio, "minio", "", "")
+	fs.StringVar(&o.Address, "address", "", "")
+	fs.StringVar(&o.ConsoleAddress, "console-address", "", "")
+	fs.StringVar(&o.KESAddress, "kes-address", "", "")
+	fs.StringVar(&o.Key, "key", "", "")
+	fs.StringArrayVar(&o.Buckets, "bucket", nil, "")
+	fs.BoolVar(&http, "http", false, "")
+	fs.BoolVar(&detach, "detach", false, "")
+	if err := parse(fs, args, &o.Dir); err != nil {
+		return err
+	}
+	if fs.Changed("http") {
+		o.HTTP = &http
+	}
+	if detach {
+		return upDetached(o.Dir, args, stdout, stderr)
+	}
+	out := &switchWriter{w: stderr}
+	o.MinIO = miniobin.Options{Flag: minio, Env: os.Getenv("SSELAB_MINIO"), Build: true, Progress: out}
+	o.Progress = out
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	l, err := lab.Up(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer l.Stop()
+	if os.Getenv(envDetachedLog) != "" {
+		defer redirectDetachedOutput(out)()
+		stdout, stderr = out, out
+	}
+	printSummary(stdout, l.Layout().Root, l.State(), l.Credentials())
+	fmt.Fprintln(stdout, "Stop with Ctrl-C or 'sselab down"+dirFlag(o.Dir)+"'.")
+	if err := l.Wait(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintln(stderr, "stopping MinIO, then KES ...")
+	if err := l.Stop(); err != nil {
+		return err
+	}
+	fmt.Fprintln(stderr, "lab stopped; keys, credentials and data stay in", o.Dir)
+	return nil
+}
+
+// printSummary prints the one-screen summary of a ready lab.
+func printSummary(w io.Writer, dir string, st lab.State, c lab.Credentials) {
+	s3 := "SSE-KMS, SSE-S3 and SSE-C"
+	if st.HTTP {
+		s3 = "SSE-KMS and SSE-S3 (plain HTTP: no SSE-C)"
+	}
+	fmt.Fprintf(w, "sselab: the lab is ready (%s)\n\n", dir)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "  S3 API\t%s\t(%s)\n", st.S3Endpoint, s3)
+	fmt.Fprintf(tw, "  Console\t%s\t\n", st.ConsoleURL)
+	fmt.Fprintf(tw, "  KES\t%s\t(mTLS, keystore %s)\n", st.KESEndpoint, lab.Layout{Root: dir}.KeyStoreDir())
+	fmt.Fprintf(tw, "  Root user\t%s\t\n", c.RootUser)
+	fmt.Fprintf(tw, "  Password\t%s\t\n", c.RootPassword)
+	fmt.Fprintf(tw, "  Lab CA\t%s\t\n", lab.Layout{Root: dir}.CertsDir()+string(os.PathSeparator)+"ca.crt")
+	fmt.Fprintf(tw, "  Default key\t%s\t\n", st.Key)
+	fmt.Fprintf(tw, "  Buckets\t%s\t(default encryption SSE-KMS)\n", strings.Join(st.Buckets, ", "))
+	fmt.Fprintf(tw, "  MinIO\t%s\t(%s)\n", st.MinIOVersion, st.MinIOPath)
+	tw.Flush()
+	fmt.Fprintf(w, "\nIn another terminal:\n  eval \"$(sselab env%s)\"\n  mc cp FILE %s/%s/ && mc stat %s/%s/FILE\n",
+		dirFlag(dir), lab.MCAlias, st.Buckets[0], lab.MCAlias, st.Buckets[0])
+}

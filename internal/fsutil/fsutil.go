@@ -1,0 +1,72 @@
+// Package fsutil writes the files sselab owns so that a crash never leaves
+// one half-written: data goes to a temporary file in the same directory,
+// is synced, and is renamed into place.
+package fsutil
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// DirPerm is the mode of every directory sselab creates: owner only.
+const DirPerm fs.FileMode = 0o700
+
+// PrivatePerm is the mode of private keys, credentials and state files.
+const PrivatePerm fs.FileMode = 0o600
+
+// MkdirPrivate creates dir and any missing parents with mode 0700.
+// Directories that already exist keep their mode.
+func MkdirPrivate(dir string) error {
+	if err := os.MkdirAll(dir, DirPerm); err != nil {
+		return fmt.Errorf("fsutil: %w", err)
+	}
+	return nil
+}
+
+// WriteFile atomically replaces path with data and the mode perm. Readers
+// see either the old content or the new one, never a mix; after a crash
+// only a stray temporary file (name starting with ".tmp-") may remain.
+func WriteFile(path string, data []byte, perm fs.FileMode) (err error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, ".tmp-"+base+"-*")
+	if err != nil {
+		return fmt.Errorf("fsutil: %w", err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if err = f.Chmod(perm); err != nil {
+		return fmt.Errorf("fsutil: %w", err)
+	}
+	if _, err = f.Write(data); err != nil {
+		return fmt.Errorf("fsutil: write %s: %w", path, err)
+	}
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("fsutil: sync %s: %w", path, err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("fsutil: close %s: %w", path, err)
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("fsutil: %w", err)
+	}
+	return syncDir(dir)
+}
+
+// RenameDir atomically moves the directory src to dst, which must not
+// exist, and syncs dst's parent so the move survives a crash.
+func RenameDir(src, dst string) error {
+	if err := os.Rename(src, dst); err != nil {
+		return fmt.Errorf("fsutil: %w", err)
+	}
+	return syncDir(filepath.Dir(dst))
+}

@@ -1,0 +1,146 @@
+package lab
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"os"
+	"time"
+
+	kesapi "github.com/minio/kms-go/kes"
+	"github.com/minio/minio-go/v7"
+
+	"github.com/sselab/sselab/pkg/pki"
+)
+
+// ErrNotRunning reports that no lab runs on a directory.
+var ErrNotRunning = errors.New("lab: not running")
+
+// Handle gives other sselab commands access to a running lab: its state,
+// credentials, PKI, and clients for KES (as the operator) and S3.
+type Handle struct {
+	Layout      Layout
+	State       State
+	Credentials Credentials
+	PKI         *pki.PKI
+}
+
+// Open finds the lab running on dir. It fails with an error wrapping
+// ErrNotRunning, which says how to start one, if none runs.
+func Open(dir string) (*Handle, error) {
+	h := &Handle{Layout: Layout{Root: dir}}
+	notRunning := fmt.Errorf("%w: no lab is running on %s; start it with 'sselab up --dir %s'", ErrNotRunning, dir, dir)
+	if err := readJSON(h.Layout.StateFile(), &h.State); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, notRunning
+		}
+		return nil, err
+	}
+	// A state file left by a killed sselab: nobody holds the lock.
+	if !isLocked(h.Layout.LockFile()) {
+		return nil, notRunning
+	}
+	if err := readJSON(h.Layout.CredentialsFile(), &h.Credentials); err != nil {
+		return nil, err
+	}
+	var err error
+	if h.PKI, err = pki.Load(h.Layout.CertsDir()); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// isLocked reports whether a process holds the lock file at path.
+func isLocked(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if err := tryLock(f); err != nil {
+		return true
+	}
+	return false // closing f drops the lock we just took
+}
+
+// KES returns a KES client authenticated as the operator.
+func (h *Handle) KES() *kesapi.Client {
+	return kesapi.NewClientWithConfig(h.State.KESEndpoint, h.PKI.ClientTLS(h.PKI.Operator))
+}
+
+// HTTPClient returns an HTTP client that trusts the lab CA.
+func (h *Handle) HTTPClient() *http.Client {
+	return &http.Client{
+		Timeout:   10 * time.Second,
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: h.PKI.Pool(), MinVersion: tls.VersionTLS12}},
+	}
+}
+
+// S3 returns a minio-go client with the root credentials.
+func (h *Handle) S3() (*minio.Client, error) {
+	return newS3Client(h.State.S3Endpoint, h.Credentials, h.HTTPClient().Transport)
+}
+
+// Info is what the running lab reports about itself on its control
+// endpoint.
+type Info struct {
+	PID           int `json:"pid"`
+	MinIOPID      int `json:"minio_pid"`
+	MinIORestarts int `json:"minio_restarts"`
+}
+
+func writeInfo(w http.ResponseWriter, i Info) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(i)
+}
+
+// control sends a request to the lab's control endpoint.
+func (h *Handle) control(ctx context.Context, method, path string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+h.State.ControlAddress+path, nil)
+	if err != nil {
+		return fmt.Errorf("lab: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+h.State.ControlToken)
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	if err != nil {
+		return fmt.Errorf("lab: the lab (pid %d) does not answer: %w", h.State.PID, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("lab: the lab answered %s to %s", resp.Status, path)
+	}
+	if v != nil {
+		if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+			return fmt.Errorf("lab: %w", err)
+		}
+	}
+	return nil
+}
+
+// Info asks the running lab about its processes.
+func (h *Handle) Info(ctx context.Context) (Info, error) {
+	var i Info
+	return i, h.control(ctx, http.MethodGet, "/v1/info", &i)
+}
+
+// Down asks the lab to stop and waits until it has released its
+// directory, at most until ctx ends.
+func (h *Handle) Down(ctx context.Context) error {
+	if err := h.control(ctx, http.MethodPost, "/v1/stop", nil); err != nil {
+		return err
+	}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for isLocked(h.Layout.LockFile()) {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("lab: the lab (pid %d) did not stop in time: %w", h.State.PID, ctx.Err())
+		case <-tick.C:
+		}
+	}
+	return nil
+}

@@ -1,0 +1,33 @@
+package lab
+
+import "net/url"
+
+// EnvVar is one variable of a client environment.
+type EnvVar struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// MCAlias is the mc alias `sselab env` defines through MC_HOST_sselab.
+const MCAlias = "sselab"
+
+// Env returns the variables that point mc, the AWS CLI and SDKs, and the
+// kes CLI at the lab: S3 with the root credentials, KES with the operator
+// identity, and the lab CA as the trusted CA.
+func (h *Handle) Env() []EnvVar {
+	u, _ := url.Parse(h.State.S3Endpoint)
+	u.User = url.UserPassword(h.Credentials.RootUser, h.Credentials.RootPassword)
+	ca := h.PKI.CAFile()
+	return []EnvVar{
+		{"MC_HOST_" + MCAlias, u.String()},
+		{"AWS_ACCESS_KEY_ID", h.Credentials.RootUser},
+		{"AWS_SECRET_ACCESS_KEY", h.Credentials.RootPassword},
+		{"AWS_ENDPOINT_URL", h.State.S3Endpoint},
+		{"AWS_REGION", "us-east-1"},
+		{"AWS_CA_BUNDLE", ca},
+		{"SSL_CERT_FILE", ca},
+		{"KES_SERVER", h.State.KESEndpoint},
+		{"KES_CLIENT_CERT", h.PKI.Operator.CertFile},
+		{"KES_CLIENT_KEY", h.PKI.Operator.KeyFile},
+	}
+}

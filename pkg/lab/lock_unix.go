@@ -1,0 +1,20 @@
+//go:build !windows
+
+package lab
+
+import (
+	"os"
+	"syscall"
+)
+
+// tryLock takes an exclusive flock on f without waiting.
+func tryLock(f *os.File) error {
+	return syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+}
+
+// release removes the lock file while still holding the lock, then drops
+// it: a process that opened the old file finds it replaced and retries.
+func release(f *os.File, path string) {
+	os.Remove(path)
+	f.Close()
+}

@@ -1,0 +1,82 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/minio/minio-go/v7/pkg/sse"
+)
+
+// newS3Client returns a minio-go client for the lab's S3 endpoint.
+func newS3Client(endpoint string, c Credentials, transport http.RoundTripper) (*minio.Client, error) {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("lab: S3 endpoint %q: %w", endpoint, err)
+	}
+	client, err := minio.New(u.Host, &minio.Options{
+		Creds:     credentials.NewStaticV4(c.RootUser, c.RootPassword, ""),
+		Secure:    u.Scheme == "https",
+		Transport: transport,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("lab: S3 client: %w", err)
+	}
+	return client, nil
+}
+
+// ensureEncryptedBucket creates bucket if missing and gives it
+// bucket-default SSE-KMS with key, unless it already has an encryption
+// configuration: one the user set (with mc or sselab) is kept.
+func ensureEncryptedBucket(ctx context.Context, s3 *minio.Client, bucket, key string) error {
+	exists, err := s3.BucketExists(ctx, bucket)
+	if err != nil {
+		return fmt.Errorf("lab: bucket %s: %w", bucket, err)
+	}
+	if !exists {
+		if err := s3.MakeBucket(ctx, bucket, minio.MakeBucketOptions{}); err != nil {
+			return fmt.Errorf("lab: create bucket %s: %w", bucket, err)
+		}
+	}
+	if _, err := bucketEncryption(ctx, s3, bucket); err == nil {
+		return nil
+	} else if !errors.Is(err, errNoEncryption) {
+		return err
+	}
+	if err := s3.SetBucketEncryption(ctx, bucket, sse.NewConfigurationSSEKMS(key)); err != nil {
+		return fmt.Errorf("lab: set SSE-KMS on bucket %s: %w", bucket, err)
+	}
+	return nil
+}
+
+// errNoEncryption means a bucket has no default encryption.
+var errNoEncryption = errors.New("lab: no default encryption")
+
+// BucketEncryption describes a bucket's default encryption.
+type BucketEncryption struct {
+	// Algorithm is "aws:kms", "AES256", or "" for none.
+	Algorithm string `json:"algorithm"`
+	// KeyID is the KMS key for aws:kms.
+	KeyID string `json:"key_id,omitempty"`
+}
+
+// bucketEncryption reads a bucket's default encryption; errNoEncryption
+// when there is none.
+func bucketEncryption(ctx context.Context, s3 *minio.Client, bucket string) (BucketEncryption, error) {
+	cfg, err := s3.GetBucketEncryption(ctx, bucket)
+	if err != nil {
+		if minio.ToErrorResponse(err).Code == "ServerSideEncryptionConfigurationNotFoundError" {
+			return BucketEncryption{}, errNoEncryption
+		}
+		return BucketEncryption{}, fmt.Errorf("lab: encryption of bucket %s: %w", bucket, err)
+	}
+	if cfg == nil || len(cfg.Rules) == 0 {
+		return BucketEncryption{}, errNoEncryption
+	}
+	r := cfg.Rules[0].Apply
+	return BucketEncryption{Algorithm: r.SSEAlgorithm, KeyID: r.KmsMasterKeyID}, nil
+}

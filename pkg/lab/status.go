@@ -1,0 +1,143 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Status is a health report of a running lab. Its JSON field names are
+// stable: scripts may rely on them.
+type Status struct {
+	Dir     string `json:"dir"`
+	Running bool   `json:"running"`
+	// Ready is true when KES, its keystore, MinIO and the default key all
+	// work and every bucket has default encryption.
+	Ready   bool         `json:"ready"`
+	PID     int          `json:"pid,omitempty"`
+	Started time.Time    `json:"started,omitzero"`
+	KES     KESStatus    `json:"kes"`
+	MinIO   MinIOStatus  `json:"minio"`
+	Key     KeyStatus    `json:"default_key"`
+	Buckets []BucketInfo `json:"buckets"`
+}
+
+// KESStatus reports the embedded KES server.
+type KESStatus struct {
+	Endpoint          string `json:"endpoint"`
+	Up                bool   `json:"up"`
+	Version           string `json:"version,omitempty"`
+	KeyStoreReachable bool   `json:"keystore_reachable"`
+	KeyStoreLatencyMS int64  `json:"keystore_latency_ms"`
+	Error             string `json:"error,omitempty"`
+}
+
+// MinIOStatus reports the supervised MinIO server.
+type MinIOStatus struct {
+	Endpoint string `json:"endpoint"`
+	Console  string `json:"console"`
+	Ready    bool   `json:"ready"`
+	Version  string `json:"version,omitempty"`
+	PID      int    `json:"pid,omitempty"`
+	Restarts int    `json:"restarts"`
+	Error    string `json:"error,omitempty"`
+}
+
+// KeyStatus reports the default key.
+type KeyStatus struct {
+	Name    string `json:"name"`
+	Present bool   `json:"present"`
+	Error   string `json:"error,omitempty"`
+}
+
+// BucketInfo reports one of the lab's buckets.
+type BucketInfo struct {
+	Name       string           `json:"name"`
+	Encryption BucketEncryption `json:"encryption"`
+	Error      string           `json:"error,omitempty"`
+}
+
+// Status checks every part of the lab, concurrently, each with its own
+// deadline inside ctx.
+func (h *Handle) Status(ctx context.Context) Status {
+	st := Status{
+		Dir: h.Layout.Root, Running: true, PID: h.State.PID, Started: h.State.Started,
+		KES:   KESStatus{Endpoint: h.State.KESEndpoint},
+		MinIO: MinIOStatus{Endpoint: h.State.S3Endpoint, Console: h.State.ConsoleURL, Version: h.State.MinIOVersion},
+		Key:   KeyStatus{Name: h.State.Key},
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		kes := h.KES()
+		s, err := kes.Status(ctx)
+		if err != nil {
+			st.KES.Error = err.Error()
+			return
+		}
+		st.KES.Up, st.KES.Version = true, s.Version
+		st.KES.KeyStoreReachable = s.KeyStoreReachable && s.KeystoreAvailable
+		st.KES.KeyStoreLatencyMS = s.KeyStoreLatency.Milliseconds()
+		if _, err := kes.DescribeKey(ctx, h.State.Key); err != nil {
+			st.Key.Error = err.Error()
+			return
+		}
+		st.Key.Present = true
+	})
+	wg.Go(func() {
+		if info, err := h.Info(ctx); err == nil {
+			st.MinIO.PID, st.MinIO.Restarts = info.MinIOPID, info.MinIORestarts
+		}
+		if err := probeReady(ctx, h.HTTPClient(), h.State.S3Endpoint); err != nil {
+			st.MinIO.Error = err.Error()
+			return
+		}
+		st.MinIO.Ready = true
+	})
+	wg.Wait()
+
+	st.Buckets = make([]BucketInfo, len(h.State.Buckets))
+	encrypted := true
+	s3, err := h.S3()
+	for i, b := range h.State.Buckets {
+		st.Buckets[i].Name = b
+		if err != nil || !st.MinIO.Ready {
+			st.Buckets[i].Error = "MinIO is not ready"
+			encrypted = false
+			continue
+		}
+		enc, err := bucketEncryption(ctx, s3, b)
+		switch {
+		case errors.Is(err, errNoEncryption):
+			st.Buckets[i].Error = "no default encryption: objects are stored in plaintext"
+		case err != nil:
+			st.Buckets[i].Error = err.Error()
+		}
+		st.Buckets[i].Encryption = enc
+		encrypted = encrypted && err == nil
+	}
+	st.Ready = st.KES.Up && st.KES.KeyStoreReachable && st.Key.Present && st.MinIO.Ready && encrypted
+	return st
+}
+
+// Err summarises why a lab is not ready, or returns nil.
+func (s Status) Err() error {
+	switch {
+	case s.Ready:
+		return nil
+	case !s.Running:
+		return fmt.Errorf("%w: no lab is running on %s; start it with 'sselab up --dir %s'", ErrNotRunning, s.Dir, s.Dir)
+	case !s.KES.Up:
+		return fmt.Errorf("lab: KES is not answering: %s", s.KES.Error)
+	case !s.KES.KeyStoreReachable:
+		return errors.New("lab: KES cannot reach its keystore")
+	case !s.MinIO.Ready:
+		return fmt.Errorf("lab: MinIO is not ready: %s", s.MinIO.Error)
+	case !s.Key.Present:
+		return fmt.Errorf("lab: the default key %s is missing: %s", s.Key.Name, s.Key.Error)
+	}
+	return errors.New("lab: a bucket has no default encryption")
+}

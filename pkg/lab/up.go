@@ -1,0 +1,514 @@
+package lab
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	kesapi "github.com/minio/kms-go/kes"
+
+	"github.com/sselab/sselab/embedded"
+	"github.com/sselab/sselab/internal/fsutil"
+	"github.com/sselab/sselab/pkg/miniobin"
+	"github.com/sselab/sselab/pkg/pki"
+	"github.com/sselab/sselab/pkg/supervisor"
+)
+
+// Defaults for a lab's settings.
+const (
+	DefaultAddress        = "127.0.0.1:9000"
+	DefaultConsoleAddress = "127.0.0.1:9001"
+	DefaultKESAddress     = embedded.DefaultAddress
+	DefaultKey            = "sselab-key"
+	DefaultBucket         = "encrypted"
+)
+
+// Options are the inputs of Up. Zero values mean "as last time on this
+// directory, else the default".
+type Options struct {
+	// Dir is the state directory. Required.
+	Dir string
+
+	// Address, ConsoleAddress and KESAddress are listen addresses
+	// (host:port); port 0 picks a free port.
+	Address, ConsoleAddress, KESAddress string
+
+	// Key is the default KES key: MinIO's KMS key and the buckets' key.
+	Key string
+
+	// Buckets are the buckets to create with bucket-default SSE-KMS.
+	Buckets []string
+
+	// HTTP, if set, chooses plain HTTP (true) or TLS (false) for S3.
+	HTTP *bool
+
+	// MinIO says where to find the MinIO server binary.
+	MinIO miniobin.Options
+
+	// Progress receives one line per step while the lab starts.
+	Progress io.Writer
+}
+
+// Lab is a running lab. Up returns it ready; Wait blocks until it should
+// stop; Stop stops it.
+type Lab struct {
+	layout   Layout
+	settings Settings
+	creds    Credentials
+	pki      *pki.PKI
+	state    State
+
+	lock    *dirLock
+	kes     *embedded.Server
+	minio   *supervisor.Process
+	control *http.Server
+
+	stopReq  chan struct{}
+	stopOnce sync.Once
+	stopErr  error
+	reqOnce  sync.Once
+}
+
+// Up starts the lab on o.Dir and returns once MinIO is ready and the
+// buckets are encrypted. On failure it stops whatever it started, and
+// removes what it created if the lab never became ready.
+func Up(ctx context.Context, o Options) (l *Lab, err error) {
+	progress := o.Progress
+	if progress == nil {
+		progress = io.Discard
+	}
+	step := func(format string, args ...any) { fmt.Fprintf(progress, format+"\n", args...) }
+
+	layout := Layout{Root: o.Dir}
+	if o.Dir == "" {
+		return nil, errors.New("lab: no state directory given")
+	}
+	settings, err := mergeSettings(layout, o)
+	if err != nil {
+		return nil, err
+	}
+
+	// The directory and the lock.
+	undo, err := snapshotDir(layout.Root)
+	if err != nil {
+		return nil, err
+	}
+	l = &Lab{layout: layout, settings: settings, stopReq: make(chan struct{})}
+	ready := false
+	defer func() {
+		if err != nil {
+			l.Stop()
+			if !ready {
+				undo()
+			}
+			l = nil
+		}
+	}()
+	if err := fsutil.MkdirPrivate(layout.Root); err != nil {
+		return l, fmt.Errorf("lab: cannot use --dir %s: %w", layout.Root, errors.Unwrap(err))
+	}
+	if l.lock, err = lockDir(layout.LockFile()); err != nil {
+		return l, err
+	}
+
+	// Ports, before anything starts.
+	kesLn, err := reserve(ctx, "--kes-address", settings.KESAddress)
+	if err != nil {
+		return l, err
+	}
+	s3Addr, err := reserveAndRelease(ctx, "--address", settings.Address)
+	if err != nil {
+		kesLn.Close()
+		return l, err
+	}
+	consoleAddr, err := reserveAndRelease(ctx, "--console-address", settings.ConsoleAddress)
+	if err != nil {
+		kesLn.Close()
+		return l, err
+	}
+
+	// The MinIO binary (may build it from source the first time).
+	bin, err := miniobin.Find(ctx, o.MinIO)
+	if err != nil {
+		kesLn.Close()
+		return l, err
+	}
+
+	// PKI, credentials.
+	l.pki, err = pki.LoadOrCreate(pki.Options{Dir: layout.CertsDir(), Hosts: extraHosts(settings)})
+	if err != nil {
+		kesLn.Close()
+		return l, err
+	}
+	if l.creds, err = loadOrCreateCredentials(layout.CredentialsFile()); err != nil {
+		kesLn.Close()
+		return l, err
+	}
+
+	// KES.
+	kcfg := embedded.DefaultConfig()
+	kcfg.Listener = kesLn
+	kcfg.TLS = l.pki.ServerTLS(l.pki.KESServer)
+	kcfg.KeyStoreDir = layout.KeyStoreDir()
+	kcfg.MinIOIdentity = kesapi.Identity(l.pki.MinIOClient.Identity())
+	kcfg.OperatorIdentity = kesapi.Identity(l.pki.Operator.Identity())
+	kcfg.ErrorLogFile = layout.KESErrorLog()
+	kcfg.AuditLogFile = layout.KESAuditLog()
+	if l.kes, err = embedded.Start(ctx, kcfg); err != nil {
+		return l, err
+	}
+	kesEndpoint := "https://" + dialable(l.kes.Addr().String())
+	step("KES is serving on %s (keystore %s)", kesEndpoint, layout.KeyStoreDir())
+
+	// The default key must exist before MinIO asks for it.
+	kc := kesapi.NewClientWithConfig(kesEndpoint, l.pki.ClientTLS(l.pki.Operator))
+	if err := kc.CreateKey(ctx, settings.Key); err != nil && !errors.Is(err, kesapi.ErrKeyExists) {
+		return l, fmt.Errorf("lab: KES does not answer: creating key %q: %w", settings.Key, err)
+	}
+
+	// MinIO.
+	scheme, certsDir := "https", l.pki.MinIOCertsDir()
+	if settings.HTTP {
+		scheme, certsDir = "http", layout.MinIOPlainCertsDir()
+	}
+	for _, d := range []string{layout.MinIODataDir(), layout.LogsDir(), certsDir} {
+		if err := fsutil.MkdirPrivate(d); err != nil {
+			return l, err
+		}
+	}
+	s3Endpoint := scheme + "://" + dialable(s3Addr)
+	httpClient := &http.Client{
+		Timeout:   5 * time.Second,
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: l.pki.Pool(), MinVersion: tls.VersionTLS12}},
+	}
+	step("starting MinIO %s (%s)", bin.Version, bin.Path)
+	l.minio, err = supervisor.Start(ctx, supervisor.Config{
+		Name: "minio",
+		Path: bin.Path,
+		Args: []string{"server", layout.MinIODataDir(),
+			"--address", s3Addr, "--console-address", consoleAddr,
+			"--certs-dir", certsDir},
+		Env:          minioEnv(os.Environ(), l.creds, kesEndpoint, l.pki, settings.Key),
+		Dir:          layout.Root,
+		LogFile:      layout.MinIOLog(),
+		Ready:        func(ctx context.Context) error { return probeReady(ctx, httpClient, s3Endpoint) },
+		ReadyTimeout: 2 * time.Minute,
+		Restart:      true,
+		Logf:         func(format string, args ...any) { step(format, args...) },
+	})
+	if err != nil {
+		return l, fmt.Errorf("lab: %w (full log: %s)", err, layout.MinIOLog())
+	}
+
+	// Buckets with bucket-default SSE-KMS.
+	s3, err := newS3Client(s3Endpoint, l.creds, httpClient.Transport)
+	if err != nil {
+		return l, err
+	}
+	for _, b := range settings.Buckets {
+		if err := ensureEncryptedBucket(ctx, s3, b, settings.Key); err != nil {
+			return l, err
+		}
+	}
+	ready = true
+
+	// The control endpoint and the state file: from here on other sselab
+	// commands can find and stop the lab.
+	token := randomToken()
+	controlAddr, err := l.serveControl(token)
+	if err != nil {
+		return l, err
+	}
+	l.state = State{
+		PID:            os.Getpid(),
+		Started:        time.Now().UTC(),
+		S3Endpoint:     s3Endpoint,
+		ConsoleURL:     scheme + "://" + dialable(consoleAddr),
+		KESEndpoint:    kesEndpoint,
+		Key:            settings.Key,
+		Buckets:        settings.Buckets,
+		HTTP:           settings.HTTP,
+		MinIOPath:      bin.Path,
+		MinIOVersion:   bin.Version,
+		ControlAddress: controlAddr,
+		ControlToken:   token,
+	}
+	if err := writeJSON(layout.SettingsFile(), settings); err != nil {
+		return l, err
+	}
+	if err := writeJSON(layout.StateFile(), l.state); err != nil {
+		return l, err
+	}
+	return l, nil
+}
+
+// State returns what the running lab wrote to its state file.
+func (l *Lab) State() State { return l.state }
+
+// Credentials returns MinIO's root credentials.
+func (l *Lab) Credentials() Credentials { return l.creds }
+
+// Layout returns the lab's state directory layout.
+func (l *Lab) Layout() Layout { return l.layout }
+
+// Wait blocks until ctx ends or `sselab down` asks the lab to stop
+// (returning nil), or MinIO or KES fails for good (returning why).
+func (l *Lab) Wait(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-l.stopReq:
+		return nil
+	case <-l.minio.Done():
+		return fmt.Errorf("lab: MinIO stopped: %w", l.minio.Err())
+	case err := <-l.kes.Err():
+		return fmt.Errorf("lab: KES stopped: %w", err)
+	}
+}
+
+// Stop stops MinIO gracefully, then KES, removes the state file and
+// releases the directory. It is safe to call more than once.
+func (l *Lab) Stop() error {
+	l.stopOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if l.control != nil {
+			l.control.Close()
+		}
+		if l.minio != nil {
+			l.stopErr = l.minio.Stop(ctx)
+		}
+		if l.kes != nil {
+			if err := l.kes.Close(); l.stopErr == nil {
+				l.stopErr = err
+			}
+		}
+		if l.state.PID != 0 {
+			os.Remove(l.layout.StateFile())
+		}
+		l.lock.Release()
+	})
+	return l.stopErr
+}
+
+// mergeSettings combines the options with the remembered settings and the
+// defaults, and validates the result.
+func mergeSettings(layout Layout, o Options) (Settings, error) {
+	var s Settings
+	if err := readJSON(layout.SettingsFile(), &s); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return s, err
+	}
+	pick := func(dst *string, given, def string) {
+		switch {
+		case given != "":
+			*dst = given
+		case *dst == "":
+			*dst = def
+		}
+	}
+	pick(&s.Address, o.Address, DefaultAddress)
+	pick(&s.ConsoleAddress, o.ConsoleAddress, DefaultConsoleAddress)
+	pick(&s.KESAddress, o.KESAddress, DefaultKESAddress)
+	pick(&s.Key, o.Key, DefaultKey)
+	if len(o.Buckets) > 0 {
+		s.Buckets = slices.Compact(slices.Sorted(slices.Values(o.Buckets)))
+	} else if len(s.Buckets) == 0 {
+		s.Buckets = []string{DefaultBucket}
+	}
+	if o.HTTP != nil {
+		s.HTTP = *o.HTTP
+	}
+
+	for _, a := range []struct{ flag, addr string }{
+		{"--address", s.Address}, {"--console-address", s.ConsoleAddress}, {"--kes-address", s.KESAddress},
+	} {
+		if err := checkAddress(a.flag, a.addr); err != nil {
+			return s, err
+		}
+	}
+	if err := CheckKeyName(s.Key); err != nil {
+		return s, err
+	}
+	for _, b := range s.Buckets {
+		if err := CheckBucketName(b); err != nil {
+			return s, err
+		}
+	}
+	return s, nil
+}
+
+// snapshotDir records which top-level entries of dir exist, and returns a
+// function that removes every entry created since, and dir itself if it
+// did not exist. It is only called when the lab never became ready, so no
+// object was written; still, it never removes a keystore while MinIO data
+// that the keys may protect stays behind.
+func snapshotDir(dir string) (undo func(), err error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return func() { os.RemoveAll(dir) }, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lab: cannot use --dir %s: %w", dir, err)
+	}
+	had := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		had[e.Name()] = true
+	}
+	return func() {
+		if !had["kes"] && had["minio"] {
+			had["kes"] = true // keep new keys: existing data may use them
+		}
+		now, _ := os.ReadDir(dir)
+		for _, e := range now {
+			if !had[e.Name()] {
+				os.RemoveAll(filepath.Join(dir, e.Name()))
+			}
+		}
+	}, nil
+}
+
+// reserve listens on addr, naming the flag to change when the port is
+// taken.
+func reserve(ctx context.Context, flag, addr string) (net.Listener, error) {
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
+	if err == nil {
+		return ln, nil
+	}
+	host, port, _ := net.SplitHostPort(addr)
+	if isAddrInUse(err) {
+		n, _ := strconv.Atoi(port)
+		return nil, fmt.Errorf("lab: port %s is in use by another program; pass %s %s or stop it", port, flag, net.JoinHostPort(host, strconv.Itoa(n+100)))
+	}
+	return nil, fmt.Errorf("lab: cannot listen on %s (%s): %w", addr, flag, err)
+}
+
+// reserveAndRelease checks that addr is free and returns it with a port 0
+// replaced by a free port. MinIO binds it itself a moment later.
+func reserveAndRelease(ctx context.Context, flag, addr string) (string, error) {
+	ln, err := reserve(ctx, flag, addr)
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// dialable turns a listen address into one a client on this machine can
+// dial: an unspecified host (0.0.0.0, ::) becomes the loopback address.
+func dialable(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// extraHosts returns the hosts of the listen addresses that the server
+// certificates must name besides localhost and the loopback addresses.
+func extraHosts(s Settings) []string {
+	var hosts []string
+	for _, a := range []string{s.Address, s.ConsoleAddress, s.KESAddress} {
+		host, _, err := net.SplitHostPort(a)
+		if err != nil || host == "" || host == "localhost" {
+			continue
+		}
+		if ip := net.ParseIP(host); ip != nil && (ip.IsLoopback() || ip.IsUnspecified()) {
+			continue
+		}
+		if !slices.Contains(hosts, host) {
+			hosts = append(hosts, host)
+		}
+	}
+	return hosts
+}
+
+// minioEnv is the child environment of MinIO: the caller's environment
+// without any MINIO_* variable (a stray MINIO_KMS_SECRET_KEY would clash
+// with KES), plus the root credentials and the KES connection. Secrets
+// travel here, never in MinIO's arguments.
+func minioEnv(base []string, c Credentials, kesEndpoint string, p *pki.PKI, key string) []string {
+	env := slices.DeleteFunc(slices.Clone(base), func(kv string) bool {
+		return len(kv) >= 6 && kv[:6] == "MINIO_"
+	})
+	return append(env,
+		"MINIO_ROOT_USER="+c.RootUser,
+		"MINIO_ROOT_PASSWORD="+c.RootPassword,
+		"MINIO_KMS_KES_ENDPOINT="+kesEndpoint,
+		"MINIO_KMS_KES_CERT_FILE="+p.MinIOClient.CertFile,
+		"MINIO_KMS_KES_KEY_FILE="+p.MinIOClient.KeyFile,
+		"MINIO_KMS_KES_CAPATH="+p.CAFile(),
+		"MINIO_KMS_KES_KEY_NAME="+key,
+		"MINIO_UPDATE=off",
+		"MINIO_CALLHOME_ENABLE=off",
+	)
+}
+
+// probeReady succeeds once MinIO's readiness endpoint answers 200, which
+// includes a successful KMS round trip.
+func probeReady(ctx context.Context, c *http.Client, endpoint string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint+"/minio/health/ready", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("lab: %s/minio/health/ready answered %s", endpoint, resp.Status)
+	}
+	return nil
+}
+
+// randomToken returns a secret for the control endpoint.
+func randomToken() string {
+	return rand.Text() + rand.Text()
+}
+
+// serveControl starts the loopback control endpoint `sselab down` and
+// `sselab status` use, and returns its address.
+func (l *Lab) serveControl(token string) (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("lab: control endpoint: %w", err)
+	}
+	authorized := func(r *http.Request) bool {
+		return subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte("Bearer "+token)) == 1
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/stop", func(w http.ResponseWriter, r *http.Request) {
+		if !authorized(r) {
+			http.Error(w, "forbidden", http.StatusForbidden)
+			return
+		}
+		l.reqOnce.Do(func() { close(l.stopReq) })
+		w.WriteHeader(http.StatusAccepted)
+	})
+	mux.HandleFunc("GET /v1/info", func(w http.ResponseWriter, r *http.Request) {
+		if !authorized(r) {
+			http.Error(w, "forbidden", http.StatusForbidden)
+			return
+		}
+		writeInfo(w, Info{PID: os.Getpid(), MinIOPID: l.minio.PID(), MinIORestarts: l.minio.Restarts()})
+	})
+	l.control = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go l.control.Serve(ln)
+	return ln.Addr().String(), nil
+}

@@ -1,0 +1,245 @@
+// Package miniobin finds, or builds from source, the MinIO server binary
+// that `sselab up` runs.
+//
+// Since 2025 MinIO publishes community releases only as source, so besides
+// an explicit path (--minio, SSELAB_MINIO) and `minio` on PATH, sselab can
+// build MinIO with the Go toolchain (`go install github.com/minio/minio@V`)
+// and keep the result in a per-user cache:
+//
+//	CACHE/minio/<version>/minio          (minio.exe on Windows)
+//	CACHE/minio/<version>/manifest.json  (sha256, source, time)
+//
+// A cached binary is checked against its manifest's sha256 every time it
+// is used, so a modified file is refused instead of run.
+package miniobin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+)
+
+// DefaultVersion is the module version of github.com/minio/minio that
+// sselab builds from source when no MinIO binary is at hand.
+const DefaultVersion = "v0.0.0-20260212201848-7aac2a2c5b7c"
+
+// modulePath is the Go module (and main package) that Build installs.
+var modulePath = "github.com/minio/minio"
+
+// ErrNotFound is wrapped by Find's error when no MinIO binary was found
+// and none could be built.
+var ErrNotFound = errors.New("no MinIO server binary found")
+
+// Sources reported in Binary.Source.
+const (
+	SourceFlag  = "flag"
+	SourceEnv   = "SSELAB_MINIO"
+	SourceCache = "cache"
+	SourcePATH  = "PATH"
+	SourceBuild = "build"
+)
+
+// CacheDir returns sselab's cache directory: $SSELAB_CACHE_DIR if set,
+// otherwise os.UserCacheDir()/sselab. The directory may not exist yet.
+func CacheDir() (string, error) {
+	if d := os.Getenv("SSELAB_CACHE_DIR"); d != "" {
+		abs, err := filepath.Abs(d)
+		if err != nil {
+			return "", fmt.Errorf("miniobin: SSELAB_CACHE_DIR: %w", err)
+		}
+		return abs, nil
+	}
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("miniobin: no cache directory (set SSELAB_CACHE_DIR): %w", err)
+	}
+	return filepath.Join(d, "sselab"), nil
+}
+
+// Manifest describes a cached MinIO binary; it is stored as manifest.json
+// next to the binary.
+type Manifest struct {
+	Version   string    `json:"version"`              // module version of github.com/minio/minio
+	SHA256    string    `json:"sha256"`               // hex SHA-256 of the binary
+	Source    string    `json:"source"`               // "build" or a URL the binary came from
+	Created   time.Time `json:"created"`              // when it was put into the cache
+	GoVersion string    `json:"go_version,omitempty"` // Go toolchain that built it, if known
+}
+
+// Options tell Find and Build where to look and what they may do.
+type Options struct {
+	// Flag is the value of --minio PATH; it has the highest priority.
+	Flag string
+	// Env is the value of SSELAB_MINIO (the caller reads the variable).
+	Env string
+	// CacheDir is sselab's cache directory; empty means CacheDir().
+	CacheDir string
+	// Build allows building MinIO from source when nothing else is found.
+	Build bool
+	// Version is the module version of github.com/minio/minio to use from
+	// the cache or to build; empty means DefaultVersion.
+	Version string
+	// Progress receives progress lines while building; nil discards them.
+	Progress io.Writer
+	// LookPath finds programs on PATH; nil means exec.LookPath.
+	LookPath func(string) (string, error)
+}
+
+// Binary is a MinIO server binary ready to run.
+type Binary struct {
+	// Path is the absolute path of the binary.
+	Path string
+	// Source says where it was found: "flag", "SSELAB_MINIO", "cache",
+	// "PATH" or "build".
+	Source string
+	// Version is the version the binary reports with --version, such as
+	// "RELEASE.2025-09-07T16-13-09Z" or "DEVELOPMENT.GOGET" (source builds).
+	Version string
+}
+
+// withDefaults fills in the defaults of unset options.
+func (o Options) withDefaults() (Options, error) {
+	if o.Version == "" {
+		o.Version = DefaultVersion
+	}
+	if o.Progress == nil {
+		o.Progress = io.Discard
+	}
+	if o.LookPath == nil {
+		o.LookPath = exec.LookPath
+	}
+	if o.CacheDir == "" {
+		d, err := CacheDir()
+		if err != nil {
+			return o, err
+		}
+		o.CacheDir = d
+	}
+	return o, nil
+}
+
+// minioDir is CACHE/minio, the parent of every cached version.
+func minioDir(cacheDir string) string { return filepath.Join(cacheDir, "minio") }
+
+// versionDir is CACHE/minio/<version>.
+func versionDir(cacheDir, version string) string {
+	return filepath.Join(minioDir(cacheDir), version)
+}
+
+// binaryName is the file name of the MinIO binary on this OS.
+const binaryName = "minio" + exeSuffix
+
+// Find returns the MinIO server binary to run. It tries, in order: the
+// --minio flag, SSELAB_MINIO, the cached build of o.Version, `minio` on
+// PATH and, if o.Build is set and a Go toolchain is on PATH, a build from
+// source (see Build). An explicit path (flag or environment) that is not a
+// working MinIO binary is an error, not skipped. When nothing is found the
+// error wraps ErrNotFound and lists the ways to fix it.
+func Find(ctx context.Context, o Options) (*Binary, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if o.Flag != "" {
+		return explicit(ctx, o.CacheDir, "--minio "+o.Flag, o.Flag, SourceFlag)
+	}
+	if o.Env != "" {
+		return explicit(ctx, o.CacheDir, "SSELAB_MINIO="+o.Env, o.Env, SourceEnv)
+	}
+	if b, err := cached(ctx, o); err != nil || b != nil {
+		return b, err
+	}
+	var pathNote string
+	if p, err := o.LookPath("minio"); err == nil {
+		b, err := explicit(ctx, o.CacheDir, "minio on PATH ("+p+")", p, SourcePATH)
+		if err == nil {
+			return b, nil
+		}
+		// A `minio` on PATH that is not the server (or is broken) must not
+		// stop a build; say why it was passed over if nothing else works.
+		pathNote = "; passed over " + trimPrefix(err.Error())
+		fmt.Fprintf(o.Progress, "ignoring minio on PATH: %s\n", trimPrefix(err.Error()))
+	}
+	if o.Build {
+		if _, err := o.LookPath("go"); err == nil {
+			return Build(ctx, o)
+		}
+		return nil, fmt.Errorf("miniobin: %w; pass --minio PATH, set SSELAB_MINIO, put minio on PATH, or install Go (https://go.dev/dl) to let sselab build it%s", ErrNotFound, pathNote)
+	}
+	return nil, fmt.Errorf("miniobin: %w; pass --minio PATH, set SSELAB_MINIO, or put minio on PATH (building from source is turned off)%s", ErrNotFound, pathNote)
+}
+
+// trimPrefix drops the package prefix of one of this package's errors so
+// it can be embedded in another.
+func trimPrefix(s string) string {
+	const p = "miniobin: "
+	if len(s) >= len(p) && s[:len(p)] == p {
+		return s[len(p):]
+	}
+	return s
+}
+
+// explicit validates and checks a binary the user (or PATH) named.
+func explicit(ctx context.Context, cacheDir, desc, path, source string) (*Binary, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("miniobin: %s: %w", desc, err)
+	}
+	v, err := check(ctx, cacheDir, desc, path, abs)
+	if err != nil {
+		return nil, err
+	}
+	return &Binary{Path: abs, Source: source, Version: v}, nil
+}
+
+// cached returns the cached build of o.Version, nil if there is none, or
+// an error if the cache entry is damaged or was modified.
+func cached(ctx context.Context, o Options) (*Binary, error) {
+	dir := versionDir(o.CacheDir, o.Version)
+	bin := filepath.Join(dir, binaryName)
+	manPath := filepath.Join(dir, "manifest.json")
+	fix := fmt.Sprintf("delete %s and run again to rebuild it, or pass --minio PATH", dir)
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	raw, err := os.ReadFile(manPath)
+	if err != nil {
+		return nil, fmt.Errorf("miniobin: cached MinIO %s has no readable manifest (%w); %s", dir, err, fix)
+	}
+	var m Manifest
+	if err := json.Unmarshal(raw, &m); err != nil || m.SHA256 == "" {
+		if err == nil {
+			err = errors.New("no sha256")
+		}
+		return nil, fmt.Errorf("miniobin: cached MinIO manifest %s is damaged (%w); %s", manPath, err, fix)
+	}
+	sum, err := fileSHA256(bin)
+	if err != nil {
+		return nil, fmt.Errorf("miniobin: cached MinIO %s: %w; %s", dir, err, fix)
+	}
+	if sum != m.SHA256 {
+		return nil, fmt.Errorf("miniobin: cached MinIO binary %s was modified after it was cached (sha256 %s, manifest says %s); %s", bin, sum, m.SHA256, fix)
+	}
+	v, err := check(ctx, o.CacheDir, "cached "+bin, bin, bin)
+	if err != nil {
+		return nil, fmt.Errorf("%w; %s", err, fix)
+	}
+	return &Binary{Path: bin, Source: SourceCache, Version: v}, nil
+}
+
+// msgErr is an error with its own message that still unwraps to the cause,
+// so callers can test for fs.ErrNotExist and the like.
+type msgErr struct {
+	msg string
+	err error
+}
+
+func (e *msgErr) Error() string { return e.msg }
+func (e *msgErr) Unwrap() error { return e.err }

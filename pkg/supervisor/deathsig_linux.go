@@ -1,0 +1,10 @@
+package supervisor
+
+import "syscall"
+
+// setParentDeathSignal makes the kernel kill the child when its parent
+// dies, even by SIGKILL. The signal fires when the thread that forked the
+// child exits; spawn keeps that thread alive for as long as the child.
+func setParentDeathSignal(attr *syscall.SysProcAttr) {
+	attr.Pdeathsig = syscall.SIGKILL
+}
