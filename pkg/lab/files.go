@@ -87,4 +87,3 @@ func loadOrCreateCredentials(path string) (Credentials, error) {
 	c = Credentials{RootUser: "sselab-" + strings.ToLower(rand.Text()[:8]), RootPassword: rand.Text()}
 	return c, writeJSON(path, c)
 }
-
