@@ -22,6 +22,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sselab/sselab/internal/testtools"
 )
 
 // newPKI creates a fresh PKI in a new temporary directory. opts.Dir is
@@ -445,11 +447,7 @@ func TestIdentity(t *testing.T) {
 
 func TestIdentityMatchesKESCLI(t *testing.T) {
 	t.Parallel()
-	kes := os.Getenv("SSELAB_KES_CLI")
-	if kes == "" {
-		t.Skip("SSELAB_KES_CLI is not set; point it at a kes binary " +
-			"(go build github.com/minio/kes/cmd/kes) to compare with `kes identity of`")
-	}
+	kes := testtools.KESCLI(t)
 	p := newPKI(t, Options{})
 	for _, c := range certs(p) {
 		// Its stdout is not a terminal, so kes prints the bare identity.
