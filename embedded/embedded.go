@@ -55,8 +55,12 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 	}
 
 	s = &Server{ready: make(chan struct{}), errc: make(chan error, 1)}
+	started := false
 	defer func() {
 		if err != nil {
+			if !started && cfg.Listener != nil {
+				cfg.Listener.Close() // ours to close, as documented
+			}
 			s.Close()
 			s = nil
 		}
@@ -68,9 +72,8 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 			return s, err
 		}
 	}
-	// From here on the kes.Server owns keys; close it ourselves only if
-	// the server never takes it.
-	started := false
+	// Once started, the kes.Server owns keys and the listener; until
+	// then they are closed here.
 	defer func() {
 		if !started {
 			keys.Close()

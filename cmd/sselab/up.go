@@ -66,7 +66,10 @@ func runUp(args []string, stdout, stderr io.Writer) error {
 	}
 	out := &switchWriter{w: stderr}
 	o.MinIO = miniobin.Options{Flag: minio, Env: os.Getenv("SSELAB_MINIO"), Build: true, Progress: out}
-	o.Progress = out
+	o.Log = out
+	if isTerminal(stderr) {
+		o.Progress = out // step lines help at a terminal; elsewhere errors stay one line
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -112,4 +115,14 @@ func printSummary(w io.Writer, dir string, st lab.State, c lab.Credentials) {
 	tw.Flush()
 	fmt.Fprintf(w, "\nIn another terminal:\n  eval \"$(sselab env%s)\"\n  mc cp FILE %s/%s/ && mc stat %s/%s/FILE\n",
 		dirFlag(dir), lab.MCAlias, st.Buckets[0], lab.MCAlias, st.Buckets[0])
+}
+
+// isTerminal reports whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

@@ -44,3 +44,19 @@ func checkAddress(flag, addr string) error {
 	}
 	return nil
 }
+
+// checkDistinct refuses two services on the same port.
+func checkDistinct(s Settings) error {
+	type service struct{ flag, addr string }
+	services := []service{{"--address", s.Address}, {"--console-address", s.ConsoleAddress}, {"--kes-address", s.KESAddress}}
+	for i, a := range services {
+		for _, b := range services[:i] {
+			_, pa, _ := net.SplitHostPort(a.addr)
+			_, pb, _ := net.SplitHostPort(b.addr)
+			if pa == pb && pa != "0" {
+				return fmt.Errorf("lab: %s %s uses the same port as %s %s; give each its own port", a.flag, a.addr, b.flag, b.addr)
+			}
+		}
+	}
+	return nil
+}

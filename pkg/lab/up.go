@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	kesapi "github.com/minio/kms-go/kes"
@@ -58,8 +59,13 @@ type Options struct {
 	// MinIO says where to find the MinIO server binary.
 	MinIO miniobin.Options
 
-	// Progress receives one line per step while the lab starts.
+	// Progress receives one line per step while the lab starts; nil
+	// discards them.
 	Progress io.Writer
+
+	// Log receives what happens while the lab runs, such as MinIO
+	// restarts; nil discards it.
+	Log io.Writer
 }
 
 // Lab is a running lab. Up returns it ready; Wait blocks until it should
@@ -76,6 +82,8 @@ type Lab struct {
 	minio   *supervisor.Process
 	control *http.Server
 
+	closers  []io.Closer // reserved listeners, closed on Stop at the latest
+
 	stopReq  chan struct{}
 	stopOnce sync.Once
 	stopErr  error
@@ -91,10 +99,15 @@ func Up(ctx context.Context, o Options) (l *Lab, err error) {
 		progress = io.Discard
 	}
 	step := func(format string, args ...any) { fmt.Fprintf(progress, format+"\n", args...) }
+	logw := o.Log
+	if logw == nil {
+		logw = io.Discard
+	}
+	var running atomic.Bool // set once Up returns the lab
 
 	layout := Layout{Root: o.Dir}
-	if o.Dir == "" {
-		return nil, errors.New("lab: no state directory given")
+	if err := checkDir(o.Dir); err != nil {
+		return nil, err
 	}
 	settings, err := mergeSettings(layout, o)
 	if err != nil {
@@ -118,43 +131,48 @@ func Up(ctx context.Context, o Options) (l *Lab, err error) {
 		}
 	}()
 	if err := fsutil.MkdirPrivate(layout.Root); err != nil {
-		return l, fmt.Errorf("lab: cannot use --dir %s: %w", layout.Root, errors.Unwrap(err))
+		return l, fmt.Errorf("lab: cannot use --dir %s: %w; pick a directory you can write to", layout.Root, errors.Unwrap(err))
 	}
 	if l.lock, err = lockDir(layout.LockFile()); err != nil {
 		return l, err
 	}
 
-	// Ports, before anything starts.
+	// Ports, before anything starts. MinIO's ports stay reserved until
+	// MinIO is about to bind them.
 	kesLn, err := reserve(ctx, "--kes-address", settings.KESAddress)
 	if err != nil {
 		return l, err
 	}
-	s3Addr, err := reserveAndRelease(ctx, "--address", settings.Address)
+	kesOwnsLn := false
+	defer func() {
+		if !kesOwnsLn {
+			kesLn.Close()
+		}
+	}()
+	s3Ln, err := reserve(ctx, "--address", settings.Address)
 	if err != nil {
-		kesLn.Close()
 		return l, err
 	}
-	consoleAddr, err := reserveAndRelease(ctx, "--console-address", settings.ConsoleAddress)
+	l.closers = append(l.closers, s3Ln)
+	consoleLn, err := reserve(ctx, "--console-address", settings.ConsoleAddress)
 	if err != nil {
-		kesLn.Close()
 		return l, err
 	}
+	l.closers = append(l.closers, consoleLn)
+	s3Addr, consoleAddr := s3Ln.Addr().String(), consoleLn.Addr().String()
 
 	// The MinIO binary (may build it from source the first time).
 	bin, err := miniobin.Find(ctx, o.MinIO)
 	if err != nil {
-		kesLn.Close()
 		return l, err
 	}
 
 	// PKI, credentials.
 	l.pki, err = pki.LoadOrCreate(pki.Options{Dir: layout.CertsDir(), Hosts: extraHosts(settings)})
 	if err != nil {
-		kesLn.Close()
 		return l, err
 	}
 	if l.creds, err = loadOrCreateCredentials(layout.CredentialsFile()); err != nil {
-		kesLn.Close()
 		return l, err
 	}
 
@@ -167,6 +185,7 @@ func Up(ctx context.Context, o Options) (l *Lab, err error) {
 	kcfg.OperatorIdentity = kesapi.Identity(l.pki.Operator.Identity())
 	kcfg.ErrorLogFile = layout.KESErrorLog()
 	kcfg.AuditLogFile = layout.KESAuditLog()
+	kesOwnsLn = true // embedded.Start closes it, also when it fails
 	if l.kes, err = embedded.Start(ctx, kcfg); err != nil {
 		return l, err
 	}
@@ -195,6 +214,7 @@ func Up(ctx context.Context, o Options) (l *Lab, err error) {
 		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: l.pki.Pool(), MinVersion: tls.VersionTLS12}},
 	}
 	step("starting MinIO %s (%s)", bin.Version, bin.Path)
+	l.closeReserved()
 	l.minio, err = supervisor.Start(ctx, supervisor.Config{
 		Name: "minio",
 		Path: bin.Path,
@@ -207,10 +227,16 @@ func Up(ctx context.Context, o Options) (l *Lab, err error) {
 		Ready:        func(ctx context.Context) error { return probeReady(ctx, httpClient, s3Endpoint) },
 		ReadyTimeout: 2 * time.Minute,
 		Restart:      true,
-		Logf:         func(format string, args ...any) { step(format, args...) },
+		Logf: func(format string, args ...any) {
+			if !running.Load() {
+				step(format, args...)
+				return
+			}
+			fmt.Fprintf(logw, time.Now().Format(time.DateTime)+" "+format+"\n", args...)
+		},
 	})
 	if err != nil {
-		return l, fmt.Errorf("lab: %w (full log: %s)", err, layout.MinIOLog())
+		return l, fmt.Errorf("lab: %w\nfull log: %s", err, layout.MinIOLog())
 	}
 
 	// Buckets with bucket-default SSE-KMS.
@@ -252,6 +278,7 @@ func Up(ctx context.Context, o Options) (l *Lab, err error) {
 	if err := writeJSON(layout.StateFile(), l.state); err != nil {
 		return l, err
 	}
+	running.Store(true)
 	return l, nil
 }
 
@@ -285,6 +312,7 @@ func (l *Lab) Stop() error {
 	l.stopOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
+		l.closeReserved()
 		if l.control != nil {
 			l.control.Close()
 		}
@@ -302,6 +330,14 @@ func (l *Lab) Stop() error {
 		l.lock.Release()
 	})
 	return l.stopErr
+}
+
+// closeReserved releases the ports reserved for MinIO.
+func (l *Lab) closeReserved() {
+	for _, c := range l.closers {
+		c.Close()
+	}
+	l.closers = nil
 }
 
 // mergeSettings combines the options with the remembered settings and the
@@ -339,6 +375,9 @@ func mergeSettings(layout Layout, o Options) (Settings, error) {
 			return s, err
 		}
 	}
+	if err := checkDistinct(s); err != nil {
+		return s, err
+	}
 	if err := CheckKeyName(s.Key); err != nil {
 		return s, err
 	}
@@ -348,6 +387,23 @@ func mergeSettings(layout Layout, o Options) (Settings, error) {
 		}
 	}
 	return s, nil
+}
+
+// checkDir fails unless dir is a directory or can become one.
+func checkDir(dir string) error {
+	if dir == "" {
+		return errors.New("lab: no state directory given")
+	}
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("lab: cannot use --dir %s: %w; pick a directory you can write to", dir, errors.Unwrap(err))
+	case !fi.IsDir():
+		return fmt.Errorf("lab: cannot use --dir %s: it is not a directory", dir)
+	}
+	return nil
 }
 
 // snapshotDir records which top-level entries of dir exist, and returns a
@@ -393,17 +449,6 @@ func reserve(ctx context.Context, flag, addr string) (net.Listener, error) {
 		return nil, fmt.Errorf("lab: port %s is in use by another program; pass %s %s or stop it", port, flag, net.JoinHostPort(host, strconv.Itoa(n+100)))
 	}
 	return nil, fmt.Errorf("lab: cannot listen on %s (%s): %w", addr, flag, err)
-}
-
-// reserveAndRelease checks that addr is free and returns it with a port 0
-// replaced by a free port. MinIO binds it itself a moment later.
-func reserveAndRelease(ctx context.Context, flag, addr string) (string, error) {
-	ln, err := reserve(ctx, flag, addr)
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }
 
 // dialable turns a listen address into one a client on this machine can

@@ -1,0 +1,136 @@
+package e2e
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/sselab/sselab/pkg/lab"
+)
+
+// TestUpBadInput runs `sselab up` with bad input: each case must exit
+// non-zero with one line that says what to do, leave the state directory
+// as it was, and leave no process behind.
+func TestUpBadInput(t *testing.T) {
+	requireLinux(t)
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	busyAddr := busy.Addr().String()
+	_, busyPort, _ := net.SplitHostPort(busyAddr)
+
+	scratch := t.TempDir()
+	regular := filepath.Join(scratch, "regular-file")
+	os.WriteFile(regular, []byte("x"), 0o600)
+	notExec := filepath.Join(scratch, "minio-not-executable")
+	os.WriteFile(notExec, []byte("#!/bin/sh\n"), 0o644)
+	notMinIO := filepath.Join(scratch, "not-minio")
+	os.WriteFile(notMinIO, []byte("#!/bin/sh\necho hello\n"), 0o755)
+	crashing := filepath.Join(scratch, "crashing-minio")
+	os.WriteFile(crashing, []byte(`#!/bin/sh
+if [ "$1" = "--version" ]; then echo "minio version RELEASE.2025-09-07T16-13-09Z (commit-id=test)"; exit 0; fi
+echo "starting"
+echo "FATAL: unable to initialize the drive (a test failure)" >&2
+exit 1
+`), 0o755)
+
+	cases := []struct {
+		name string
+		args []string
+		// prepare makes the directory's state before the run; nil: none.
+		prepare  func(t *testing.T, dir string)
+		code     int
+		want     []string
+		keepsDir bool // dir is not expected to be fresh
+	}{
+		{name: "S3 port in use", args: []string{"--address", busyAddr}, code: 1,
+			want: []string{"port " + busyPort + " is in use", "--address"}},
+		{name: "KES port in use", args: []string{"--kes-address", busyAddr}, code: 1,
+			want: []string{"port " + busyPort + " is in use", "--kes-address"}},
+		{name: "console port in use", args: []string{"--console-address", busyAddr}, code: 1,
+			want: []string{"port " + busyPort + " is in use", "--console-address"}},
+		{name: "same port twice", args: []string{"--address", "127.0.0.1:" + strconv.Itoa(freePort(t)), "--console-address", "SAME"}, code: 1,
+			want: []string{"same port", "--console-address", "--address"}},
+		{name: "address without port", args: []string{"--address", "127.0.0.1"}, code: 1,
+			want: []string{"--address", "host:port"}},
+		{name: "unknown flag", args: []string{"--adress", "127.0.0.1:9000"}, code: 2,
+			want: []string{"unknown flag: --adress", "see 'sselab up --help'"}},
+		{name: "bad key name", args: []string{"--key", "a/b"}, code: 1,
+			want: []string{"invalid key name"}},
+		{name: "bad bucket name", args: []string{"--bucket", "No_Such"}, code: 1,
+			want: []string{"invalid bucket name"}},
+		{name: "unwritable dir", args: []string{"--dir", filepath.Join(regular, "lab")}, code: 1,
+			want: []string{"cannot use --dir"}},
+		{name: "minio missing", args: []string{"--minio", filepath.Join(scratch, "nope")}, code: 1,
+			want: []string{"--minio", "no such file"}},
+		{name: "minio not executable", args: []string{"--minio", notExec}, code: 1,
+			want: []string{"--minio", "not executable"}},
+		{name: "minio is not MinIO", args: []string{"--minio", notMinIO}, code: 1,
+			want: []string{"not a MinIO server binary"}},
+		{name: "MinIO exits during start", args: []string{"--minio", crashing}, code: 1,
+			want: []string{"exited during start", "unable to initialize the drive"}},
+		{name: "KES cannot open its keystore", code: 1, keepsDir: true,
+			prepare: func(t *testing.T, dir string) {
+				mustRun(t, append([]string{"up", "--detach", "--dir", dir}, freePorts...)...)
+				mustRun(t, "down", "--dir", dir)
+				keys := lab.Layout{Root: dir}.KeyStoreDir()
+				os.RemoveAll(keys)
+				os.WriteFile(keys, []byte("not a directory"), 0o600)
+			},
+			want: []string{"keystore"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "lab")
+			if tc.prepare != nil {
+				tc.prepare(t, dir)
+			}
+			args := append([]string{"up", "--dir", dir}, freePorts...)
+			args = append(args, tc.args...) // later flags win
+			for i, a := range args {
+				if a == "SAME" {
+					args[i] = args[i-2] // the --address value
+				}
+			}
+			before := treeHash(t, dir)
+			r := sselab(t, args...)
+			if r.code != tc.code {
+				t.Errorf("exit code: got %d, want %d (stderr %q)", r.code, tc.code, r.stderr)
+			}
+			first, _, _ := strings.Cut(r.stderr, "\n")
+			if !strings.HasPrefix(first, "sselab: ") {
+				t.Errorf("stderr's first line: got %q, want one line starting with 'sselab: '", first)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(r.stderr, w) {
+					t.Errorf("stderr: got %q, want it to mention %q", r.stderr, w)
+				}
+			}
+			if after := treeHash(t, dir); after != before {
+				t.Errorf("the state directory changed: before %s, after %s", before, after)
+			}
+			if !tc.keepsDir && before != "absent" {
+				t.Errorf("test setup: %s should not exist before the run", dir)
+			}
+			if pids := processesMentioning(dir); len(pids) > 0 {
+				t.Errorf("processes still run for %s: %v", dir, pids)
+			}
+		})
+	}
+}
+
+// freePort returns a port that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
