@@ -82,7 +82,7 @@ type Lab struct {
 	minio   *supervisor.Process
 	control *http.Server
 
-	closers  []io.Closer // reserved listeners, closed on Stop at the latest
+	closers []io.Closer // reserved listeners, closed on Stop at the latest
 
 	stopReq  chan struct{}
 	stopOnce sync.Once
