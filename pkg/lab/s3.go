@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -69,7 +70,7 @@ type BucketEncryption struct {
 func bucketEncryption(ctx context.Context, s3 *minio.Client, bucket string) (BucketEncryption, error) {
 	cfg, err := s3.GetBucketEncryption(ctx, bucket)
 	if err != nil {
-		if minio.ToErrorResponse(err).Code == "ServerSideEncryptionConfigurationNotFoundError" {
+		if s3Code(err) == "ServerSideEncryptionConfigurationNotFoundError" {
 			return BucketEncryption{}, errNoEncryption
 		}
 		return BucketEncryption{}, fmt.Errorf("lab: encryption of bucket %s: %w", bucket, err)
@@ -79,4 +80,34 @@ func bucketEncryption(ctx context.Context, s3 *minio.Client, bucket string) (Buc
 	}
 	r := cfg.Rules[0].Apply
 	return BucketEncryption{Algorithm: r.SSEAlgorithm, KeyID: r.KmsMasterKeyID}, nil
+}
+
+// initWait bounds how long S3 calls wait for MinIO to finish initializing.
+const initWait = 30 * time.Second
+
+// retryInitializing runs f until it stops failing with MinIO's "server
+// not initialized yet": /minio/health/ready can answer 200 a moment
+// before the S3 API accepts bucket operations.
+func retryInitializing(ctx context.Context, f func() error) error {
+	deadline := time.Now().Add(initWait)
+	for {
+		err := f()
+		if err == nil || s3Code(err) != "XMinioServerNotInitialized" || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// s3Code returns the S3 error code inside err, or "".
+func s3Code(err error) string {
+	var resp minio.ErrorResponse
+	if errors.As(err, &resp) {
+		return resp.Code
+	}
+	return ""
 }

@@ -221,12 +221,13 @@ func Up(ctx context.Context, o Options) (l *Lab, err error) {
 		Args: []string{"server", layout.MinIODataDir(),
 			"--address", s3Addr, "--console-address", consoleAddr,
 			"--certs-dir", certsDir},
-		Env:          minioEnv(os.Environ(), l.creds, kesEndpoint, l.pki, settings.Key),
-		Dir:          layout.Root,
-		LogFile:      layout.MinIOLog(),
-		Ready:        func(ctx context.Context) error { return probeReady(ctx, httpClient, s3Endpoint) },
-		ReadyTimeout: 2 * time.Minute,
-		Restart:      true,
+		Env:           minioEnv(os.Environ(), l.creds, kesEndpoint, l.pki, settings.Key),
+		Dir:           layout.Root,
+		LogFile:       layout.MinIOLog(),
+		Ready:         func(ctx context.Context) error { return probeReady(ctx, httpClient, s3Endpoint) },
+		ReadyTimeout:  2 * time.Minute,
+		ReadyInterval: 10 * time.Millisecond,
+		Restart:       true,
 		Logf: func(format string, args ...any) {
 			if !running.Load() {
 				step(format, args...)
@@ -245,7 +246,7 @@ func Up(ctx context.Context, o Options) (l *Lab, err error) {
 		return l, err
 	}
 	for _, b := range settings.Buckets {
-		if err := ensureEncryptedBucket(ctx, s3, b, settings.Key); err != nil {
+		if err := retryInitializing(ctx, func() error { return ensureEncryptedBucket(ctx, s3, b, settings.Key) }); err != nil {
 			return l, err
 		}
 	}
