@@ -1,8 +1,11 @@
 package embedded
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"time"
 
@@ -69,7 +72,6 @@ var OperatorRoutes = []string{
 	"/v1/policy/read/*",
 	"/v1/policy/list/*",
 	"/v1/identity/describe/*",
-	"/v1/identity/self/describe",
 	"/v1/identity/list/*",
 	"/v1/log/error",
 	"/v1/log/audit",
@@ -145,8 +147,10 @@ func (c *Config) Validate() error {
 		return errors.New("embedded: no client CA pool configured: every client must present a certificate of the lab CA")
 	case c.KeyStore == nil && c.KeyStoreDir == "":
 		return errors.New("embedded: no keystore configured")
-	case c.MinIOIdentity.IsUnknown() || c.OperatorIdentity.IsUnknown():
-		return errors.New("embedded: the MinIO and operator identities are required")
+	case !isIdentity(c.MinIOIdentity):
+		return fmt.Errorf("embedded: MinIO identity %q is not a KES identity (64 hex digits: the SHA-256 of a certificate's public key)", c.MinIOIdentity)
+	case !isIdentity(c.OperatorIdentity):
+		return fmt.Errorf("embedded: operator identity %q is not a KES identity (64 hex digits: the SHA-256 of a certificate's public key)", c.OperatorIdentity)
 	case c.MinIOIdentity == c.OperatorIdentity:
 		return errors.New("embedded: the MinIO and operator identities must differ")
 	case c.Listener == nil && c.Address == "":
@@ -184,4 +188,11 @@ func (c *Config) serverTLS() *tls.Config {
 		t.MinVersion = tls.VersionTLS12
 	}
 	return t
+}
+
+// isIdentity reports whether id has the form of a KES identity: the hex
+// SHA-256 of a certificate's public key.
+func isIdentity(id kesapi.Identity) bool {
+	b, err := hex.DecodeString(id.String())
+	return err == nil && len(b) == sha256.Size
 }

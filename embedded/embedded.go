@@ -115,7 +115,14 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 	s.cancel = cancel
 	started = true
 	go func() {
-		s.errc <- s.srv.Start(runCtx, &readyListener{Listener: ln, ready: s.ready}, conf)
+		err := s.srv.Start(runCtx, &readyListener{Listener: ln, ready: s.ready}, conf)
+		if s.srv.Addr() == "" {
+			// KES refused the configuration (or was closed) before it
+			// took over the listener and the keystore: close them here.
+			ln.Close()
+			keys.Close()
+		}
+		s.errc <- err
 		close(s.errc)
 	}()
 

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"net/netip"
 )
 
 // logRouter is KES's error log handler. KES v0.24.0 reports refused
@@ -36,6 +37,7 @@ func (h logRouter) Handle(ctx context.Context, r slog.Record) error {
 		out.AddAttrs(a)
 		return true
 	})
+	out.AddAttrs(slog.Group("res", slog.Int("code", http.StatusForbidden)))
 	return h.audit.Handle(ctx, out)
 }
 
@@ -58,7 +60,15 @@ func requestAttr(key string, r *http.Request) slog.Attr {
 	return slog.Group(key,
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.Path),
-		slog.String("ip", r.RemoteAddr),
+		slog.String("ip", remoteIP(r.RemoteAddr)),
 		slog.String("identity", identity),
 	)
+}
+
+// remoteIP drops the port from a remote address, as KES's audit log does.
+func remoteIP(addr string) string {
+	if ap, err := netip.ParseAddrPort(addr); err == nil {
+		return ap.Addr().String()
+	}
+	return addr
 }

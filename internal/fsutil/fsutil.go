@@ -62,6 +62,36 @@ func WriteFile(path string, data []byte, perm fs.FileMode) (err error) {
 	return syncDir(dir)
 }
 
+// WriteStaged writes a new file into a staging directory that is not yet
+// visible under its final name: the data is synced, but there is no
+// temporary name and no directory sync. Call SyncDir on the staging
+// directories and then RenameDir to publish them. This costs one fsync a
+// file instead of two.
+func WriteStaged(path string, data []byte, perm fs.FileMode) (err error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return fmt.Errorf("fsutil: %w", err)
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("fsutil: close %s: %w", path, cerr)
+		}
+	}()
+	if err := f.Chmod(perm); err != nil { // perm regardless of the umask
+		return fmt.Errorf("fsutil: %w", err)
+	}
+	if _, err := f.Write(data); err != nil {
+		return fmt.Errorf("fsutil: write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("fsutil: sync %s: %w", path, err)
+	}
+	return nil
+}
+
+// SyncDir makes the entries of dir durable (a no-op on Windows).
+func SyncDir(dir string) error { return syncDir(dir) }
+
 // RenameDir atomically moves the directory src to dst, which must not
 // exist, and syncs dst's parent so the move survives a crash.
 func RenameDir(src, dst string) error {

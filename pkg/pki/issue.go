@@ -30,8 +30,14 @@ const (
 // serialLimit bounds serial numbers to 128 random bits.
 var serialLimit = new(big.Int).Lsh(big.NewInt(1), 128)
 
-func writeFile(path string, data []byte, perm fs.FileMode) error {
-	if err := fsutil.WriteFile(path, data, perm); err != nil {
+// writeFile writes one PKI file: straight into the staging directory of a
+// new PKI, else atomically in place.
+func (l *loader) writeFile(path string, data []byte, perm fs.FileMode) error {
+	write := fsutil.WriteFile
+	if l.staging {
+		write = fsutil.WriteStaged
+	}
+	if err := write(path, data, perm); err != nil {
 		return fmt.Errorf("pki: %w", err)
 	}
 	return nil
@@ -47,7 +53,7 @@ func (l *loader) newKey(c *Cert) (crypto.Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFile(c.KeyFile, keyPEM, fsutil.PrivatePerm); err != nil {
+	if err := l.writeFile(c.KeyFile, keyPEM, fsutil.PrivatePerm); err != nil {
 		return nil, err
 	}
 	return key, nil
@@ -114,7 +120,7 @@ func (l *loader) issueLeaf(ca, c *Cert, s leafSpec) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFile(c.CertFile, encodeCert(cert), certPerm); err != nil {
+	if err := l.writeFile(c.CertFile, encodeCert(cert), certPerm); err != nil {
 		return err
 	}
 	c.Cert = cert

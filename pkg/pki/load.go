@@ -60,6 +60,7 @@ type loader struct {
 	rand     io.Reader
 	sans     sans
 	readOnly bool
+	staging  bool // l.dir is a new PKI's staging directory, not yet visible
 }
 
 func newLoader(opts Options) (*loader, error) {
@@ -109,9 +110,15 @@ func (l *loader) create() (p *PKI, err error) {
 			os.RemoveAll(tmp)
 		}
 	}()
-	l.dir = tmp
+	l.dir, l.staging = tmp, true
 	if p, err = l.load(true); err != nil {
 		return nil, err
+	}
+	l.staging = false
+	for _, d := range []string{filepath.Dir(l.path(minioCAsCopy)), l.path(minioCertsDir), tmp} {
+		if err = fsutil.SyncDir(d); err != nil {
+			return nil, fmt.Errorf("pki: %w", err)
+		}
 	}
 	if err = fsutil.RenameDir(tmp, final); err != nil {
 		return nil, fmt.Errorf("pki: %w", err)
@@ -231,7 +238,7 @@ func (l *loader) createCA() (*Cert, []byte, error) {
 		return nil, nil, err
 	}
 	certPEM := encodeCert(ca.Cert)
-	if err := writeFile(ca.CertFile, certPEM, certPerm); err != nil {
+	if err := l.writeFile(ca.CertFile, certPEM, certPerm); err != nil {
 		return nil, nil, err
 	}
 	return ca, certPEM, nil
@@ -361,5 +368,5 @@ func (l *loader) syncCACopy(caPEM []byte) error {
 		}
 		return fmt.Errorf("pki: %s differs from %s", path, l.path(caCertFile))
 	}
-	return writeFile(path, caPEM, certPerm)
+	return l.writeFile(path, caPEM, certPerm)
 }
