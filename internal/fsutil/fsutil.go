@@ -4,10 +4,12 @@
 package fsutil
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 )
 
 // DirPerm is the mode of every directory sselab creates: owner only.
@@ -63,10 +65,9 @@ func WriteFile(path string, data []byte, perm fs.FileMode) (err error) {
 }
 
 // WriteStaged writes a new file into a staging directory that is not yet
-// visible under its final name: the data is synced, but there is no
-// temporary name and no directory sync. Call SyncDir on the staging
-// directories and then RenameDir to publish them. This costs one fsync a
-// file instead of two.
+// visible under its final name: no temporary name, no sync. Publish the
+// staging directory with SyncFiles on everything written, SyncDir on its
+// directories, then RenameDir.
 func WriteStaged(path string, data []byte, perm fs.FileMode) (err error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
@@ -83,10 +84,29 @@ func WriteStaged(path string, data []byte, perm fs.FileMode) (err error) {
 	if _, err := f.Write(data); err != nil {
 		return fmt.Errorf("fsutil: write %s: %w", path, err)
 	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("fsutil: sync %s: %w", path, err)
-	}
 	return nil
+}
+
+// SyncFiles makes the contents of files durable. The syncs run
+// concurrently, so the file system can commit them together.
+func SyncFiles(files ...string) error {
+	errs := make([]error, len(files))
+	var wg sync.WaitGroup
+	for i, name := range files {
+		wg.Go(func() {
+			f, err := os.OpenFile(name, os.O_RDWR, 0)
+			if err != nil {
+				errs[i] = fmt.Errorf("fsutil: %w", err)
+				return
+			}
+			defer f.Close()
+			if err := f.Sync(); err != nil {
+				errs[i] = fmt.Errorf("fsutil: sync %s: %w", name, err)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // SyncDir makes the entries of dir durable (a no-op on Windows).

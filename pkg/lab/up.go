@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -240,6 +241,8 @@ func Up(ctx context.Context, o Options) (l *Lab, err error) {
 		return l, fmt.Errorf("lab: %w\nfull log: %s", err, layout.MinIOLog())
 	}
 
+	step("MinIO is ready on %s", s3Endpoint)
+
 	// Buckets with bucket-default SSE-KMS.
 	s3, err := newS3Client(s3Endpoint, l.creds, httpClient.Transport)
 	if err != nil {
@@ -250,6 +253,7 @@ func Up(ctx context.Context, o Options) (l *Lab, err error) {
 			return l, err
 		}
 	}
+	step("buckets ready: %s", strings.Join(settings.Buckets, ", "))
 	ready = true
 
 	// The control endpoint and the state file: from here on other sselab
@@ -516,6 +520,7 @@ func probeReady(ctx context.Context, c *http.Client, endpoint string) error {
 	if err != nil {
 		return err
 	}
+	io.Copy(io.Discard, resp.Body) // so the next probe reuses the TLS connection
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("lab: %s/minio/health/ready answered %s", endpoint, resp.Status)

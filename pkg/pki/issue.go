@@ -33,13 +33,16 @@ var serialLimit = new(big.Int).Lsh(big.NewInt(1), 128)
 // writeFile writes one PKI file: straight into the staging directory of a
 // new PKI, else atomically in place.
 func (l *loader) writeFile(path string, data []byte, perm fs.FileMode) error {
-	write := fsutil.WriteFile
-	if l.staging {
-		write = fsutil.WriteStaged
+	if !l.staging {
+		if err := fsutil.WriteFile(path, data, perm); err != nil {
+			return fmt.Errorf("pki: %w", err)
+		}
+		return nil
 	}
-	if err := write(path, data, perm); err != nil {
+	if err := fsutil.WriteStaged(path, data, perm); err != nil {
 		return fmt.Errorf("pki: %w", err)
 	}
+	l.staged = append(l.staged, path)
 	return nil
 }
 

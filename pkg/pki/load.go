@@ -60,7 +60,8 @@ type loader struct {
 	rand     io.Reader
 	sans     sans
 	readOnly bool
-	staging  bool // l.dir is a new PKI's staging directory, not yet visible
+	staging  bool     // l.dir is a new PKI's staging directory, not yet visible
+	staged   []string // files written to it, synced before it is published
 }
 
 func newLoader(opts Options) (*loader, error) {
@@ -115,6 +116,9 @@ func (l *loader) create() (p *PKI, err error) {
 		return nil, err
 	}
 	l.staging = false
+	if err = fsutil.SyncFiles(l.staged...); err != nil {
+		return nil, fmt.Errorf("pki: %w", err)
+	}
 	for _, d := range []string{filepath.Dir(l.path(minioCAsCopy)), l.path(minioCertsDir), tmp} {
 		if err = fsutil.SyncDir(d); err != nil {
 			return nil, fmt.Errorf("pki: %w", err)
