@@ -33,7 +33,10 @@ func runEnv(args []string, stdout, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
-	vars := h.Env()
+	vars, err := h.Env()
+	if err != nil {
+		return err
+	}
 	if jsonOut {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

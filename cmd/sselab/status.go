@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/sselab/sselab/pkg/lab"
@@ -52,24 +54,21 @@ func runStatus(args []string, stdout, _ io.Writer) error {
 }
 
 func printStatus(w io.Writer, st lab.Status) {
-	ok := func(b bool, detail string) string {
-		if b {
-			return "ok\t" + detail
-		}
-		return "FAIL\t" + detail
-	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "lab\t%s\tpid %d, %s\n", ok(st.Ready, ""), st.PID, st.Dir)
-	fmt.Fprintf(tw, "kes\t%s\n", ok(st.KES.Up, st.KES.Endpoint+" "+st.KES.Version+st.KES.Error))
-	fmt.Fprintf(tw, "keystore\t%s\n", ok(st.KES.KeyStoreReachable, fmt.Sprintf("latency %d ms", st.KES.KeyStoreLatencyMS)))
-	fmt.Fprintf(tw, "default key\t%s\n", ok(st.Key.Present, st.Key.Name+" "+st.Key.Error))
-	fmt.Fprintf(tw, "minio\t%s\n", ok(st.MinIO.Ready, fmt.Sprintf("%s pid %d, %d restarts %s", st.MinIO.Endpoint, st.MinIO.PID, st.MinIO.Restarts, st.MinIO.Error)))
-	for _, b := range st.Buckets {
-		detail := b.Error
-		if b.Encryption.Algorithm != "" {
-			detail = b.Encryption.Algorithm + " " + b.Encryption.KeyID
+	row := func(name string, ok bool, details ...string) {
+		state := "ok"
+		if !ok {
+			state = "FAIL"
 		}
-		fmt.Fprintf(tw, "bucket %s\t%s\n", b.Name, ok(b.Error == "", detail))
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", name, state, strings.Join(slices.DeleteFunc(details, func(s string) bool { return s == "" }), "  "))
+	}
+	row("lab", st.Ready, fmt.Sprintf("pid %d", st.PID), st.Dir)
+	row("kes", st.KES.Up, st.KES.Endpoint, "KES "+st.KES.Version, st.KES.Error)
+	row("keystore", st.KES.KeyStoreReachable, fmt.Sprintf("latency %d ms", st.KES.KeyStoreLatencyMS))
+	row("default key", st.Key.Present, st.Key.Name, st.Key.Error)
+	row("minio", st.MinIO.Ready, st.MinIO.Endpoint, fmt.Sprintf("pid %d, %d restarts", st.MinIO.PID, st.MinIO.Restarts), st.MinIO.Error)
+	for _, b := range st.Buckets {
+		row("bucket "+b.Name, b.Error == "", b.Encryption.Algorithm, b.Encryption.KeyID, b.Error)
 	}
 	tw.Flush()
 }

@@ -103,15 +103,22 @@ func printSummary(w io.Writer, dir string, st lab.State, c lab.Credentials) {
 	}
 	fmt.Fprintf(w, "sselab: the lab is ready (%s)\n\n", dir)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "  S3 API\t%s\t(%s)\n", st.S3Endpoint, s3)
-	fmt.Fprintf(tw, "  Console\t%s\t\n", st.ConsoleURL)
-	fmt.Fprintf(tw, "  KES\t%s\t(mTLS, keystore %s)\n", st.KESEndpoint, lab.Layout{Root: dir}.KeyStoreDir())
-	fmt.Fprintf(tw, "  Root user\t%s\t\n", c.RootUser)
-	fmt.Fprintf(tw, "  Password\t%s\t\n", c.RootPassword)
-	fmt.Fprintf(tw, "  Lab CA\t%s\t\n", lab.Layout{Root: dir}.CertsDir()+string(os.PathSeparator)+"ca.crt")
-	fmt.Fprintf(tw, "  Default key\t%s\t\n", st.Key)
-	fmt.Fprintf(tw, "  Buckets\t%s\t(default encryption SSE-KMS)\n", strings.Join(st.Buckets, ", "))
-	fmt.Fprintf(tw, "  MinIO\t%s\t(%s)\n", st.MinIOVersion, st.MinIOPath)
+	row := func(name, value, note string) {
+		if note != "" {
+			value += "  (" + note + ")"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\n", name, value)
+	}
+	layout := lab.Layout{Root: dir}
+	row("S3 API", st.S3Endpoint, s3)
+	row("Console", st.ConsoleURL, "")
+	row("KES", st.KESEndpoint, "KES "+st.KESVersion+", mTLS, keystore "+layout.KeyStoreDir())
+	row("Root user", c.RootUser, "")
+	row("Password", c.RootPassword, "")
+	row("Lab CA", st.CAFile, "")
+	row("Default key", st.Key, "")
+	row("Buckets", strings.Join(st.Buckets, ", "), "default encryption SSE-KMS")
+	row("MinIO", st.MinIOVersion, st.MinIOPath)
 	tw.Flush()
 	fmt.Fprintf(w, "\nIn another terminal:\n  eval \"$(sselab env%s)\"\n  mc cp FILE %s/%s/ && mc stat %s/%s/FILE\n",
 		dirFlag(dir), lab.MCAlias, st.Buckets[0], lab.MCAlias, st.Buckets[0])

@@ -5,6 +5,8 @@ import (
 	"io"
 	"runtime"
 	"runtime/debug"
+
+	"github.com/sselab/sselab/embedded"
 )
 
 const versionUsage = `Usage: sselab version
@@ -17,7 +19,7 @@ func runVersion(args []string, stdout, _ io.Writer) error {
 	if err := parse(newFlags("version", &dir), args, &dir); err != nil {
 		return err
 	}
-	version, revision, kesVersion := "(devel)", "", "unknown"
+	version, revision := "(devel)", ""
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		version = bi.Main.Version
 		for _, s := range bi.Settings {
@@ -25,13 +27,8 @@ func runVersion(args []string, stdout, _ io.Writer) error {
 				revision = " (" + s.Value + ")"
 			}
 		}
-		for _, d := range bi.Deps {
-			if d.Path == "github.com/minio/kes" {
-				kesVersion = d.Version
-			}
-		}
 	}
 	fmt.Fprintf(stdout, "sselab %s%s\nkes    %s (embedded)\ngo     %s %s/%s\n",
-		version, revision, kesVersion, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		version, revision, embedded.Version(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	return nil
 }

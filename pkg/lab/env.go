@@ -1,6 +1,9 @@
 package lab
 
-import "net/url"
+import (
+	"fmt"
+	"net/url"
+)
 
 // EnvVar is one variable of a client environment.
 type EnvVar struct {
@@ -14,8 +17,11 @@ const MCAlias = "sselab"
 // Env returns the variables that point mc, the AWS CLI and SDKs, and the
 // kes CLI at the lab: S3 with the root credentials, KES with the operator
 // identity, and the lab CA as the trusted CA.
-func (h *Handle) Env() []EnvVar {
-	u, _ := url.Parse(h.State.S3Endpoint)
+func (h *Handle) Env() ([]EnvVar, error) {
+	u, err := url.Parse(h.State.S3Endpoint)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("lab: %s has a bad S3 endpoint %q; restart the lab", h.Layout.StateFile(), h.State.S3Endpoint)
+	}
 	u.User = url.UserPassword(h.Credentials.RootUser, h.Credentials.RootPassword)
 	ca := h.PKI.CAFile()
 	return []EnvVar{
@@ -29,5 +35,5 @@ func (h *Handle) Env() []EnvVar {
 		{"KES_SERVER", h.State.KESEndpoint},
 		{"KES_CLIENT_CERT", h.PKI.Operator.CertFile},
 		{"KES_CLIENT_KEY", h.PKI.Operator.KeyFile},
-	}
+	}, nil
 }

@@ -38,6 +38,8 @@ type State struct {
 	S3Endpoint     string    `json:"s3_endpoint"`
 	ConsoleURL     string    `json:"console_url"`
 	KESEndpoint    string    `json:"kes_endpoint"`
+	KESVersion     string    `json:"kes_version"`
+	CAFile         string    `json:"ca_file"`
 	Key            string    `json:"key"`
 	Buckets        []string  `json:"buckets"`
 	HTTP           bool      `json:"http"`

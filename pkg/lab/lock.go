@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // ErrLocked reports that another process runs a lab on the directory.
@@ -26,7 +27,7 @@ func lockDir(path string) (*dirLock, error) {
 		if err != nil {
 			return nil, fmt.Errorf("lab: lock %s: %w", path, err)
 		}
-		if err := tryLock(f); err != nil {
+		if err := tryLockRetry(f); err != nil {
 			f.Close()
 			holder := "another process"
 			if pid := readPID(path); pid > 0 {
@@ -76,4 +77,20 @@ func sameFile(f *os.File, path string) (bool, error) {
 		return false, err
 	}
 	return os.SameFile(a, b), nil
+}
+
+// lockRetry is how long lockDir keeps trying: isLocked (used by status and
+// down) holds the lock for an instant, which must not fail an `up`.
+const lockRetry = 200 * time.Millisecond
+
+// tryLockRetry calls tryLock until it succeeds or lockRetry has passed.
+func tryLockRetry(f *os.File) error {
+	deadline := time.Now().Add(lockRetry)
+	for {
+		err := tryLock(f)
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

@@ -64,7 +64,7 @@ type BucketInfo struct {
 func (h *Handle) Status(ctx context.Context) Status {
 	st := Status{
 		Dir: h.Layout.Root, Running: true, PID: h.State.PID, Started: h.State.Started,
-		KES:   KESStatus{Endpoint: h.State.KESEndpoint},
+		KES:   KESStatus{Endpoint: h.State.KESEndpoint, Version: h.State.KESVersion},
 		MinIO: MinIOStatus{Endpoint: h.State.S3Endpoint, Console: h.State.ConsoleURL, Version: h.State.MinIOVersion},
 		Key:   KeyStatus{Name: h.State.Key},
 	}
@@ -78,7 +78,7 @@ func (h *Handle) Status(ctx context.Context) Status {
 			st.KES.Error = err.Error()
 			return
 		}
-		st.KES.Up, st.KES.Version = true, s.Version
+		st.KES.Up = true
 		st.KES.KeyStoreReachable = s.KeyStoreReachable && s.KeystoreAvailable
 		st.KES.KeyStoreLatencyMS = s.KeyStoreLatency.Milliseconds()
 		if _, err := kes.DescribeKey(ctx, h.State.Key); err != nil {

@@ -115,12 +115,26 @@ func Up(ctx context.Context, o Options) (l *Lab, err error) {
 		return nil, err
 	}
 
-	// The directory and the lock.
-	undo, err := snapshotDir(layout.Root)
+	// The directory and the lock. What was there is recorded only once we
+	// hold the lock, so a failed start never removes another lab's files.
+	_, statErr := os.Stat(layout.Root)
+	created := errors.Is(statErr, fs.ErrNotExist)
+	if err := fsutil.MkdirPrivate(layout.Root); err != nil {
+		return nil, fmt.Errorf("lab: cannot use --dir %s: %w; pick a directory you can write to", layout.Root, errors.Unwrap(err))
+	}
+	lock, err := lockDir(layout.LockFile())
 	if err != nil {
+		if created {
+			os.Remove(layout.Root) // only if still empty
+		}
 		return nil, err
 	}
-	l = &Lab{layout: layout, settings: settings, stopReq: make(chan struct{})}
+	undo, err := snapshotDir(layout.Root, created)
+	if err != nil {
+		lock.Release()
+		return nil, err
+	}
+	l = &Lab{layout: layout, settings: settings, lock: lock, stopReq: make(chan struct{})}
 	ready := false
 	defer func() {
 		if err != nil {
@@ -131,12 +145,6 @@ func Up(ctx context.Context, o Options) (l *Lab, err error) {
 			l = nil
 		}
 	}()
-	if err := fsutil.MkdirPrivate(layout.Root); err != nil {
-		return l, fmt.Errorf("lab: cannot use --dir %s: %w; pick a directory you can write to", layout.Root, errors.Unwrap(err))
-	}
-	if l.lock, err = lockDir(layout.LockFile()); err != nil {
-		return l, err
-	}
 
 	// Ports, before anything starts. MinIO's ports stay reserved until
 	// MinIO is about to bind them.
@@ -269,6 +277,8 @@ func Up(ctx context.Context, o Options) (l *Lab, err error) {
 		S3Endpoint:     s3Endpoint,
 		ConsoleURL:     scheme + "://" + dialable(consoleAddr),
 		KESEndpoint:    kesEndpoint,
+		KESVersion:     embedded.Version(),
+		CAFile:         l.pki.CAFile(),
 		Key:            settings.Key,
 		Buckets:        settings.Buckets,
 		HTTP:           settings.HTTP,
@@ -412,21 +422,23 @@ func checkDir(dir string) error {
 }
 
 // snapshotDir records which top-level entries of dir exist, and returns a
-// function that removes every entry created since, and dir itself if it
-// did not exist. It is only called when the lab never became ready, so no
+// function that removes every entry created since; if created says this
+// process made dir and dir held nothing but the lock file, the function
+// removes dir itself. It runs only when the lab never became ready, so no
 // object was written; still, it never removes a keystore while MinIO data
-// that the keys may protect stays behind.
-func snapshotDir(dir string) (undo func(), err error) {
+// that the keys may protect stays behind. The lock file is left to the
+// lock's Release.
+func snapshotDir(dir string, created bool) (undo func(), err error) {
 	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return func() { os.RemoveAll(dir) }, nil
-	}
 	if err != nil {
 		return nil, fmt.Errorf("lab: cannot use --dir %s: %w", dir, err)
 	}
-	had := make(map[string]bool, len(entries))
+	had := map[string]bool{filepath.Base(Layout{Root: dir}.LockFile()): true}
 	for _, e := range entries {
 		had[e.Name()] = true
+	}
+	if created && len(had) == 1 {
+		return func() { os.RemoveAll(dir) }, nil
 	}
 	return func() {
 		if !had["kes"] && had["minio"] {
@@ -451,7 +463,10 @@ func reserve(ctx context.Context, flag, addr string) (net.Listener, error) {
 	host, port, _ := net.SplitHostPort(addr)
 	if isAddrInUse(err) {
 		n, _ := strconv.Atoi(port)
-		return nil, fmt.Errorf("lab: port %s is in use by another program; pass %s %s or stop it", port, flag, net.JoinHostPort(host, strconv.Itoa(n+100)))
+		if n += 100; n > 65535 {
+			n -= 200
+		}
+		return nil, fmt.Errorf("lab: port %s is in use by another program; pass %s %s or stop it", port, flag, net.JoinHostPort(host, strconv.Itoa(n)))
 	}
 	return nil, fmt.Errorf("lab: cannot listen on %s (%s): %w", addr, flag, err)
 }
@@ -494,7 +509,7 @@ func extraHosts(s Settings) []string {
 // travel here, never in MinIO's arguments.
 func minioEnv(base []string, c Credentials, kesEndpoint string, p *pki.PKI, key string) []string {
 	env := slices.DeleteFunc(slices.Clone(base), func(kv string) bool {
-		return len(kv) >= 6 && kv[:6] == "MINIO_"
+		return len(kv) >= 6 && strings.EqualFold(kv[:6], "MINIO_") // Windows names ignore case
 	})
 	return append(env,
 		"MINIO_ROOT_USER="+c.RootUser,
