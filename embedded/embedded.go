@@ -18,6 +18,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -215,4 +216,18 @@ type readyListener struct {
 func (l *readyListener) Accept() (net.Conn, error) {
 	l.once.Do(func() { close(l.ready) })
 	return l.Listener.Accept()
+}
+
+// Version returns the version of the KES module linked into this binary,
+// such as "v0.24.0". (KES's own /version API reports "<unknown>" when
+// embedded: it reads the main module's version.)
+func Version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == "github.com/minio/kes" {
+				return d.Version
+			}
+		}
+	}
+	return "unknown"
 }
