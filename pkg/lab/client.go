@@ -2,7 +2,6 @@ package lab
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -74,9 +73,14 @@ func (h *Handle) KES() *kesapi.Client {
 
 // HTTPClient returns an HTTP client that trusts the lab CA.
 func (h *Handle) HTTPClient() *http.Client {
+	return labHTTPClient(h.PKI, 10*time.Second)
+}
+
+// labHTTPClient returns an HTTP client that trusts only the lab CA.
+func labHTTPClient(p *pki.PKI, timeout time.Duration) *http.Client {
 	return &http.Client{
-		Timeout:   10 * time.Second,
-		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: h.PKI.Pool(), MinVersion: tls.VersionTLS12}},
+		Timeout:   timeout,
+		Transport: &http.Transport{TLSClientConfig: p.ClientTLS(nil)},
 	}
 }
 

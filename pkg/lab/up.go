@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -77,13 +76,17 @@ type Lab struct {
 	creds    Credentials
 	pki      *pki.PKI
 	state    State
+	step     func(format string, args ...any) // progress while starting
+	running  atomic.Bool                       // Up has returned the lab
 
 	lock    *dirLock
 	kes     *embedded.Server
 	minio   *supervisor.Process
 	control *http.Server
 
-	closers []io.Closer // reserved listeners, closed on Stop at the latest
+	// Listeners that hold the ports until their server takes them:
+	// kesLn goes to KES, the others are closed just before MinIO starts.
+	kesLn, s3Ln, consoleLn net.Listener
 
 	stopReq  chan struct{}
 	stopOnce sync.Once
@@ -94,18 +97,12 @@ type Lab struct {
 // Up starts the lab on o.Dir and returns once MinIO is ready and the
 // buckets are encrypted. On failure it stops whatever it started, and
 // removes what it created if the lab never became ready.
+//
+// The order: lock the directory, reserve the ports, find MinIO, load or
+// create the PKI and credentials, start KES, make sure the default key
+// exists, start MinIO and wait until it is ready, set up the buckets,
+// then publish the state file that other sselab commands read.
 func Up(ctx context.Context, o Options) (l *Lab, err error) {
-	progress := o.Progress
-	if progress == nil {
-		progress = io.Discard
-	}
-	step := func(format string, args ...any) { fmt.Fprintf(progress, format+"\n", args...) }
-	logw := o.Log
-	if logw == nil {
-		logw = io.Discard
-	}
-	var running atomic.Bool // set once Up returns the lab
-
 	layout := Layout{Root: o.Dir}
 	if err := checkDir(o.Dir); err != nil {
 		return nil, err
@@ -135,6 +132,11 @@ func Up(ctx context.Context, o Options) (l *Lab, err error) {
 		return nil, err
 	}
 	l = &Lab{layout: layout, settings: settings, lock: lock, stopReq: make(chan struct{})}
+	l.step = func(format string, args ...any) {
+		if o.Progress != nil {
+			fmt.Fprintf(o.Progress, format+"\n", args...)
+		}
+	}
 	ready := false
 	defer func() {
 		if err != nil {
@@ -146,155 +148,166 @@ func Up(ctx context.Context, o Options) (l *Lab, err error) {
 		}
 	}()
 
-	// Ports, before anything starts. MinIO's ports stay reserved until
-	// MinIO is about to bind them.
-	kesLn, err := reserve(ctx, "--kes-address", settings.KESAddress)
+	if err := l.reservePorts(ctx); err != nil {
+		return l, err
+	}
+	bin, err := miniobin.Find(ctx, o.MinIO) // may build MinIO the first time
 	if err != nil {
 		return l, err
 	}
-	kesOwnsLn := false
-	defer func() {
-		if !kesOwnsLn {
-			kesLn.Close()
-		}
-	}()
-	s3Ln, err := reserve(ctx, "--address", settings.Address)
-	if err != nil {
-		return l, err
-	}
-	l.closers = append(l.closers, s3Ln)
-	consoleLn, err := reserve(ctx, "--console-address", settings.ConsoleAddress)
-	if err != nil {
-		return l, err
-	}
-	l.closers = append(l.closers, consoleLn)
-	s3Addr, consoleAddr := s3Ln.Addr().String(), consoleLn.Addr().String()
-
-	// The MinIO binary (may build it from source the first time).
-	bin, err := miniobin.Find(ctx, o.MinIO)
-	if err != nil {
-		return l, err
-	}
-
-	// PKI, credentials.
-	l.pki, err = pki.LoadOrCreate(pki.Options{Dir: layout.CertsDir(), Hosts: extraHosts(settings)})
-	if err != nil {
+	if l.pki, err = pki.LoadOrCreate(pki.Options{Dir: layout.CertsDir(), Hosts: extraHosts(settings)}); err != nil {
 		return l, err
 	}
 	if l.creds, err = loadOrCreateCredentials(layout.CredentialsFile()); err != nil {
 		return l, err
 	}
-
-	// KES.
-	kcfg := embedded.DefaultConfig()
-	kcfg.Listener = kesLn
-	kcfg.TLS = l.pki.ServerTLS(l.pki.KESServer)
-	kcfg.KeyStoreDir = layout.KeyStoreDir()
-	kcfg.MinIOIdentity = kesapi.Identity(l.pki.MinIOClient.Identity())
-	kcfg.OperatorIdentity = kesapi.Identity(l.pki.Operator.Identity())
-	kcfg.ErrorLogFile = layout.KESErrorLog()
-	kcfg.AuditLogFile = layout.KESAuditLog()
-	kesOwnsLn = true // embedded.Start closes it, also when it fails
-	if l.kes, err = embedded.Start(ctx, kcfg); err != nil {
+	if err := l.startKES(ctx); err != nil {
 		return l, err
 	}
-	kesEndpoint := "https://" + dialable(l.kes.Addr().String())
-	step("KES is serving on %s (keystore %s)", kesEndpoint, layout.KeyStoreDir())
-
-	// The default key must exist before MinIO asks for it.
-	kc := kesapi.NewClientWithConfig(kesEndpoint, l.pki.ClientTLS(l.pki.Operator))
-	if err := kc.CreateKey(ctx, settings.Key); err != nil && !errors.Is(err, kesapi.ErrKeyExists) {
-		return l, fmt.Errorf("lab: KES does not answer: creating key %q: %w", settings.Key, err)
+	if err := l.startMinIO(ctx, bin, o.Log); err != nil {
+		return l, err
 	}
+	if err := l.setUpBuckets(ctx); err != nil {
+		return l, err
+	}
+	ready = true
+	if err := l.publish(bin); err != nil {
+		return l, err
+	}
+	l.running.Store(true)
+	return l, nil
+}
 
-	// MinIO.
+// reservePorts listens on the three addresses, so that a port in use is
+// reported before anything starts and a port 0 becomes a concrete one.
+func (l *Lab) reservePorts(ctx context.Context) (err error) {
+	if l.kesLn, err = reserve(ctx, "--kes-address", l.settings.KESAddress); err != nil {
+		return err
+	}
+	if l.s3Ln, err = reserve(ctx, "--address", l.settings.Address); err != nil {
+		return err
+	}
+	l.consoleLn, err = reserve(ctx, "--console-address", l.settings.ConsoleAddress)
+	return err
+}
+
+// startKES starts the embedded KES on its reserved listener and makes
+// sure the default key exists before MinIO asks for it.
+func (l *Lab) startKES(ctx context.Context) (err error) {
+	cfg := embedded.DefaultConfig()
+	cfg.Listener, l.kesLn = l.kesLn, nil // embedded.Start closes it, also when it fails
+	cfg.TLS = l.pki.ServerTLS(l.pki.KESServer)
+	cfg.KeyStoreDir = l.layout.KeyStoreDir()
+	cfg.MinIOIdentity = kesapi.Identity(l.pki.MinIOClient.Identity())
+	cfg.OperatorIdentity = kesapi.Identity(l.pki.Operator.Identity())
+	cfg.ErrorLogFile = l.layout.KESErrorLog()
+	cfg.AuditLogFile = l.layout.KESAuditLog()
+	if l.kes, err = embedded.Start(ctx, cfg); err != nil {
+		return err
+	}
+	l.state.KESEndpoint = "https://" + dialable(l.kes.Addr().String())
+	l.step("KES is serving on %s (keystore %s)", l.state.KESEndpoint, cfg.KeyStoreDir)
+
+	kc := kesapi.NewClientWithConfig(l.state.KESEndpoint, l.pki.ClientTLS(l.pki.Operator))
+	if err := kc.CreateKey(ctx, l.settings.Key); err != nil && !errors.Is(err, kesapi.ErrKeyExists) {
+		return fmt.Errorf("lab: KES does not answer: creating key %q: %w", l.settings.Key, err)
+	}
+	return nil
+}
+
+// startMinIO starts MinIO under supervision, wired to KES, and waits
+// until it is ready. Supervisor events go to the progress lines while
+// starting and to log afterwards.
+func (l *Lab) startMinIO(ctx context.Context, bin *miniobin.Binary, log io.Writer) (err error) {
 	scheme, certsDir := "https", l.pki.MinIOCertsDir()
-	if settings.HTTP {
-		scheme, certsDir = "http", layout.MinIOPlainCertsDir()
+	if l.settings.HTTP {
+		scheme, certsDir = "http", l.layout.MinIOPlainCertsDir()
 	}
-	for _, d := range []string{layout.MinIODataDir(), layout.LogsDir(), certsDir} {
+	for _, d := range []string{l.layout.MinIODataDir(), l.layout.LogsDir(), certsDir} {
 		if err := fsutil.MkdirPrivate(d); err != nil {
-			return l, err
+			return err
 		}
 	}
-	s3Endpoint := scheme + "://" + dialable(s3Addr)
-	httpClient := &http.Client{
-		Timeout:   5 * time.Second,
-		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: l.pki.Pool(), MinVersion: tls.VersionTLS12}},
+	s3Addr, consoleAddr := l.s3Ln.Addr().String(), l.consoleLn.Addr().String()
+	l.state.S3Endpoint = scheme + "://" + dialable(s3Addr)
+	l.state.ConsoleURL = scheme + "://" + dialable(consoleAddr)
+	l.state.MinIOPath, l.state.MinIOVersion = bin.Path, bin.Version
+	if log == nil {
+		log = io.Discard
 	}
-	step("starting MinIO %s (%s)", bin.Version, bin.Path)
+	probe := l.httpClient()
+
+	l.step("starting MinIO %s (%s)", bin.Version, bin.Path)
 	l.closeReserved()
 	l.minio, err = supervisor.Start(ctx, supervisor.Config{
 		Name: "minio",
 		Path: bin.Path,
-		Args: []string{"server", layout.MinIODataDir(),
+		Args: []string{"server", l.layout.MinIODataDir(),
 			"--address", s3Addr, "--console-address", consoleAddr,
 			"--certs-dir", certsDir},
-		Env:           minioEnv(os.Environ(), l.creds, kesEndpoint, l.pki, settings.Key),
-		Dir:           layout.Root,
-		LogFile:       layout.MinIOLog(),
-		Ready:         func(ctx context.Context) error { return probeReady(ctx, httpClient, s3Endpoint) },
+		Env:           minioEnv(os.Environ(), l.creds, l.state.KESEndpoint, l.pki, l.settings.Key),
+		Dir:           l.layout.Root,
+		LogFile:       l.layout.MinIOLog(),
+		Ready:         func(ctx context.Context) error { return probeReady(ctx, probe, l.state.S3Endpoint) },
 		ReadyTimeout:  2 * time.Minute,
 		ReadyInterval: 10 * time.Millisecond,
 		Restart:       true,
 		Logf: func(format string, args ...any) {
-			if !running.Load() {
-				step(format, args...)
+			if !l.running.Load() {
+				l.step(format, args...)
 				return
 			}
-			fmt.Fprintf(logw, time.Now().Format(time.DateTime)+" "+format+"\n", args...)
+			fmt.Fprintf(log, time.Now().Format(time.DateTime)+" "+format+"\n", args...)
 		},
 	})
 	if err != nil {
-		return l, fmt.Errorf("lab: %w\nfull log: %s", err, layout.MinIOLog())
+		return fmt.Errorf("lab: %w\nfull log: %s", err, l.layout.MinIOLog())
 	}
+	l.step("MinIO is ready on %s", l.state.S3Endpoint)
+	return nil
+}
 
-	step("MinIO is ready on %s", s3Endpoint)
+// httpClient returns an HTTP client that trusts the lab CA.
+func (l *Lab) httpClient() *http.Client {
+	return labHTTPClient(l.pki, 5*time.Second)
+}
 
-	// Buckets with bucket-default SSE-KMS.
-	s3, err := newS3Client(s3Endpoint, l.creds, httpClient.Transport)
+// setUpBuckets creates the buckets with bucket-default SSE-KMS.
+func (l *Lab) setUpBuckets(ctx context.Context) error {
+	s3, err := newS3Client(l.state.S3Endpoint, l.creds, l.httpClient().Transport)
 	if err != nil {
-		return l, err
+		return err
 	}
-	for _, b := range settings.Buckets {
-		if err := retryInitializing(ctx, func() error { return ensureEncryptedBucket(ctx, s3, b, settings.Key) }); err != nil {
-			return l, err
+	for _, b := range l.settings.Buckets {
+		if err := retryInitializing(ctx, func() error { return ensureEncryptedBucket(ctx, s3, b, l.settings.Key) }); err != nil {
+			return err
 		}
 	}
-	step("buckets ready: %s", strings.Join(settings.Buckets, ", "))
-	ready = true
+	l.step("buckets ready: %s", strings.Join(l.settings.Buckets, ", "))
+	return nil
+}
 
-	// The control endpoint and the state file: from here on other sselab
-	// commands can find and stop the lab.
+// publish starts the control endpoint and writes the settings and the
+// state file: from then on other sselab commands find and can stop the
+// lab.
+func (l *Lab) publish(bin *miniobin.Binary) error {
 	token := randomToken()
 	controlAddr, err := l.serveControl(token)
 	if err != nil {
-		return l, err
+		return err
 	}
-	l.state = State{
-		PID:            os.Getpid(),
-		Started:        time.Now().UTC(),
-		S3Endpoint:     s3Endpoint,
-		ConsoleURL:     scheme + "://" + dialable(consoleAddr),
-		KESEndpoint:    kesEndpoint,
-		KESVersion:     embedded.Version(),
-		CAFile:         l.pki.CAFile(),
-		Key:            settings.Key,
-		Buckets:        settings.Buckets,
-		HTTP:           settings.HTTP,
-		MinIOPath:      bin.Path,
-		MinIOVersion:   bin.Version,
-		ControlAddress: controlAddr,
-		ControlToken:   token,
+	l.state.PID = os.Getpid()
+	l.state.Started = time.Now().UTC()
+	l.state.KESVersion = embedded.Version()
+	l.state.CAFile = l.pki.CAFile()
+	l.state.Key = l.settings.Key
+	l.state.Buckets = l.settings.Buckets
+	l.state.HTTP = l.settings.HTTP
+	l.state.ControlAddress, l.state.ControlToken = controlAddr, token
+	if err := writeJSON(l.layout.SettingsFile(), l.settings); err != nil {
+		return err
 	}
-	if err := writeJSON(layout.SettingsFile(), settings); err != nil {
-		return l, err
-	}
-	if err := writeJSON(layout.StateFile(), l.state); err != nil {
-		return l, err
-	}
-	running.Store(true)
-	return l, nil
+	return writeJSON(l.layout.StateFile(), l.state)
 }
 
 // State returns what the running lab wrote to its state file.
@@ -347,12 +360,14 @@ func (l *Lab) Stop() error {
 	return l.stopErr
 }
 
-// closeReserved releases the ports reserved for MinIO.
+// closeReserved releases the ports still reserved.
 func (l *Lab) closeReserved() {
-	for _, c := range l.closers {
-		c.Close()
+	for _, ln := range []*net.Listener{&l.kesLn, &l.s3Ln, &l.consoleLn} {
+		if *ln != nil {
+			(*ln).Close()
+			*ln = nil
+		}
 	}
-	l.closers = nil
 }
 
 // mergeSettings combines the options with the remembered settings and the
