@@ -77,7 +77,7 @@ type Lab struct {
 	pki      *pki.PKI
 	state    State
 	step     func(format string, args ...any) // progress while starting
-	running  atomic.Bool                       // Up has returned the lab
+	running  atomic.Bool                      // Up has returned the lab
 
 	lock    *dirLock
 	kes     *embedded.Server
