@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	kesapi "github.com/minio/kms-go/kes"
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/encrypt"
 
@@ -169,6 +170,16 @@ func TestLab(t *testing.T) {
 		}
 		if n := bytes.Count(audit, []byte("access denied")); n > 0 {
 			t.Errorf("KES refused %d requests:\n%s", n, audit)
+		}
+
+		// The control: a refused request does reach this audit log.
+		minioID := kesapi.NewClientWithConfig(h.State.KESEndpoint, h.PKI.ClientTLS(h.PKI.MinIOClient))
+		if err := minioID.DeleteKey(ctx, lab.DefaultKey); err == nil {
+			t.Fatal("the MinIO identity deleted the default key")
+		}
+		audit, _ = os.ReadFile(h.Layout.KESAuditLog())
+		if !bytes.Contains(audit, []byte("/v1/key/delete/"+lab.DefaultKey)) {
+			t.Errorf("a refused delete is missing from the audit log:\n%s", audit)
 		}
 	})
 
