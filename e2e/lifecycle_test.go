@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -57,9 +56,7 @@ func TestMinIOCrashIsRestarted(t *testing.T) {
 	h := upDetached(t, dir)
 	body := putMarker(t, h, lab.DefaultBucket, "before-crash")
 	st, _ := status(t, dir)
-	if err := syscall.Kill(st.MinIO.PID, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
+	kill(t, st.MinIO.PID)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		now, code := status(t, dir)
@@ -87,13 +84,11 @@ func TestKilledSselabTakesMinIOWithIt(t *testing.T) {
 	h := upDetached(t, dir)
 	body := putMarker(t, h, lab.DefaultBucket, "before-kill")
 	st, _ := status(t, dir)
-	if err := syscall.Kill(st.PID, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
+	kill(t, st.PID)
 	deadline := time.Now().Add(2 * time.Second)
 	for alive(st.MinIO.PID) {
 		if time.Now().After(deadline) {
-			syscall.Kill(st.MinIO.PID, syscall.SIGKILL)
+			kill(t, st.MinIO.PID)
 			t.Fatalf("MinIO (pid %d) still runs 2s after sselab was killed", st.MinIO.PID)
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -205,5 +200,17 @@ func TestSettingsAndHTTP(t *testing.T) {
 	s3, _ = h2.S3()
 	if got := readObject(t, s3, "photos", "p1", minio.GetObjectOptions{}); !bytes.Equal(got, body) {
 		t.Errorf("after down and up: got %q, want %q", got, body)
+	}
+}
+
+// kill kills process pid at once (SIGKILL on Unix).
+func kill(t *testing.T, pid int) {
+	t.Helper()
+	p, err := os.FindProcess(pid)
+	if err == nil {
+		err = p.Kill()
+	}
+	if err != nil {
+		t.Fatalf("kill %d: %v", pid, err)
 	}
 }
