@@ -1,15 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"slices"
-	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/sselab/sselab/pkg/lab"
@@ -21,7 +21,9 @@ const detachTimeout = 30 * time.Minute
 
 // upDetached runs 'sselab up' again as a background process without
 // --detach, waits until that lab is ready (its state file names it) or the
-// process exits, and prints the summary or its error.
+// process exits, and prints the summary or its error. What the background
+// process prints meanwhile (such as MinIO's build progress on first use)
+// is passed through. Ctrl-C stops the background process too.
 //
 // Until it is ready the child writes to a temporary file outside the
 // state directory, so a failed start leaves the directory as it was.
@@ -36,6 +38,11 @@ func upDetached(dir string, args []string, stdout, stderr io.Writer) error {
 	}
 	defer os.Remove(out.Name())
 	defer out.Close()
+	follow, err := os.Open(out.Name())
+	if err != nil {
+		return fmt.Errorf("cannot read the temporary log file: %w", err)
+	}
+	defer follow.Close()
 
 	childArgs := slices.DeleteFunc(append([]string{"up"}, args...), func(a string) bool {
 		return a == "--detach" || a == "--detach=true"
@@ -47,24 +54,36 @@ func upDetached(dir string, args []string, stdout, stderr io.Writer) error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("cannot start sselab in the background: %w", err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	abort := func() {
+		if cmd.Process.Signal(os.Interrupt) != nil { // no signals on Windows
+			cmd.Process.Kill()
+		}
+		<-exited
+		io.Copy(stderr, follow)
+	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), detachTimeout)
-	defer cancel()
+	interrupted, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	timeout := time.NewTimer(detachTimeout)
+	defer timeout.Stop()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		select {
 		case <-exited:
-			msg, _ := os.ReadFile(out.Name())
-			fmt.Fprint(stderr, lastLines(msg, 20))
+			io.Copy(stderr, follow) // its last words: the error
 			return errSilent
-		case <-ctx.Done():
-			cmd.Process.Kill()
-			return fmt.Errorf("the background lab was not ready after %v; see %s", detachTimeout, out.Name())
+		case <-interrupted.Done():
+			abort()
+			return errSilent
+		case <-timeout.C:
+			abort()
+			return fmt.Errorf("the background lab was not ready after %v", detachTimeout)
 		case <-tick.C:
 		}
+		io.Copy(stderr, follow)
 		h, err := lab.Open(dir)
 		if err != nil || h.State.PID != cmd.Process.Pid {
 			continue
@@ -79,15 +98,6 @@ func upDetached(dir string, args []string, stdout, stderr io.Writer) error {
 
 // envDetachedLog tells a detached 'up' where to write once it is ready.
 const envDetachedLog = "SSELAB_DETACHED_LOG"
-
-// lastLines returns the last n lines of b.
-func lastLines(b []byte, n int) string {
-	lines := strings.Split(strings.TrimRight(string(bytes.TrimSpace(b)), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n") + "\n"
-}
 
 // switchWriter is a writer whose destination can change while other
 // goroutines write to it.
