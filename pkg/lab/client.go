@@ -17,7 +17,7 @@ import (
 )
 
 // ErrNotRunning reports that no lab runs on a directory.
-var ErrNotRunning = errors.New("lab: not running")
+var ErrNotRunning = errors.New("lab: no lab is running")
 
 // Handle gives other sselab commands access to a running lab: its state,
 // credentials, PKI, and clients for KES (as the operator) and S3.
@@ -32,7 +32,7 @@ type Handle struct {
 // ErrNotRunning, which says how to start one, if none runs.
 func Open(dir string) (*Handle, error) {
 	h := &Handle{Layout: Layout{Root: dir}}
-	notRunning := fmt.Errorf("%w: no lab is running on %s; start it with 'sselab up --dir %s'", ErrNotRunning, dir, dir)
+	notRunning := notRunningError(dir)
 	if err := readJSON(h.Layout.StateFile(), &h.State); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, notRunning
@@ -51,6 +51,11 @@ func Open(dir string) (*Handle, error) {
 		return nil, err
 	}
 	return h, nil
+}
+
+// notRunningError says that no lab runs on dir and how to start one.
+func notRunningError(dir string) error {
+	return fmt.Errorf("%w on %s; start it with 'sselab up --dir %s'", ErrNotRunning, dir, dir)
 }
 
 // isLocked reports whether a process holds the lock file at path.

@@ -10,7 +10,7 @@ import (
 )
 
 // ErrLocked reports that another process runs a lab on the directory.
-var ErrLocked = errors.New("lab: directory in use")
+var ErrLocked = errors.New("lab: a lab is already running on this directory")
 
 // dirLock is an exclusive, OS-level lock on a state directory. The OS
 // drops it when the holder dies, so a killed sselab never leaves a lock
@@ -33,7 +33,7 @@ func lockDir(path string) (*dirLock, error) {
 			if pid := readPID(path); pid > 0 {
 				holder = "process " + strconv.Itoa(pid)
 			}
-			return nil, fmt.Errorf("%w: a lab is already running on it (%s); stop it with 'sselab down' or pick another --dir", ErrLocked, holder)
+			return nil, fmt.Errorf("%w (%s); stop it with 'sselab down' or pick another --dir", ErrLocked, holder)
 		}
 		// The previous holder may have removed the file between our open
 		// and our lock: then we hold a lock on a deleted file. Retry.

@@ -129,7 +129,7 @@ func (s Status) Err() error {
 	case s.Ready:
 		return nil
 	case !s.Running:
-		return fmt.Errorf("%w: no lab is running on %s; start it with 'sselab up --dir %s'", ErrNotRunning, s.Dir, s.Dir)
+		return notRunningError(s.Dir)
 	case !s.KES.Up:
 		return fmt.Errorf("lab: KES is not answering: %s", s.KES.Error)
 	case !s.KES.KeyStoreReachable:

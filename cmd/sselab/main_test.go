@@ -1,0 +1,86 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestRunDispatch(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		args       []string
+		code       int
+		stdout     string // substring, "" for none expected
+		stderrLine string // first line of stderr, "" for none
+	}{
+		{"no arguments prints usage", nil, 0, "Usage:\n  sselab <command>", ""},
+		{"help", []string{"--help"}, 0, "Commands:", ""},
+		{"unknown command", []string{"upp"}, 2, "", `sselab: unknown command "upp"; see 'sselab --help'`},
+		{"command help", []string{"up", "--help"}, 0, "Usage: sselab up [flags]", ""},
+		{"unknown flag", []string{"status", "--jsn"}, 2, "", "sselab: unknown flag: --jsn; see 'sselab status --help'"},
+		{"stray argument", []string{"down", "now"}, 2, "", `sselab: unexpected argument "now"; see 'sselab down --help'`},
+		{"version", []string{"version"}, 0, "kes    v0.24.0 (embedded)", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var stdout, stderr bytes.Buffer
+			if code := run(tt.args, &stdout, &stderr); code != tt.code {
+				t.Errorf("exit code: got %d, want %d (stderr %q)", code, tt.code, stderr.String())
+			}
+			if !strings.Contains(stdout.String(), tt.stdout) {
+				t.Errorf("stdout: got %q, want it to contain %q", stdout.String(), tt.stdout)
+			}
+			first, _, _ := strings.Cut(stderr.String(), "\n")
+			if first != tt.stderrLine {
+				t.Errorf("stderr: got %q, want %q", first, tt.stderrLine)
+			}
+		})
+	}
+}
+
+func TestNotRunningIsOneLine(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, cmd := range []string{"status", "env", "down"} {
+		var stdout, stderr bytes.Buffer
+		code := run([]string{cmd, "--dir", dir}, &stdout, &stderr)
+		want := "sselab: lab: no lab is running on " + dir + "; start it with 'sselab up --dir " + dir + "'\n"
+		if code != 1 || stderr.String() != want {
+			t.Errorf("%s on an empty dir: exit %d, stderr %q; want 1 and %q", cmd, code, stderr.String(), want)
+		}
+	}
+}
+
+func TestOneLine(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"plain", "plain"},
+		{"lab: minio exited; last output:\nFATAL x\nFATAL y\n", "lab: minio exited; last output:\n  FATAL x\n  FATAL y"},
+	}
+	for _, tt := range tests {
+		if got := oneLine(errors.New(tt.in)); got != tt.want {
+			t.Errorf("oneLine(%q): got %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestShellQuote(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"/home/u/.config/sselab", "/home/u/.config/sselab"},
+		{"https://user:PASS@127.0.0.1:9000", "https://user:PASS@127.0.0.1:9000"},
+		{"", "''"},
+		{"/tmp/my lab", "'/tmp/my lab'"},
+		{"it's", `'it'\''s'`},
+		{"$(rm -rf ~)", "'$(rm -rf ~)'"},
+	}
+	for _, tt := range tests {
+		if got := shellQuote(tt.in); got != tt.want {
+			t.Errorf("shellQuote(%q): got %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
