@@ -43,6 +43,9 @@ func runEnv(args []string, stdout, _ io.Writer) error {
 		return enc.Encode(vars)
 	}
 	for _, v := range vars {
+		if v.Name == "SSL_CERT_FILE" {
+			fmt.Fprintln(stdout, "# Go and OpenSSL programs in this shell now trust only the lab CA; 'unset SSL_CERT_FILE' before reaching other HTTPS sites.")
+		}
 		fmt.Fprintf(stdout, "export %s=%s\n", v.Name, shellQuote(v.Value))
 	}
 	return nil
