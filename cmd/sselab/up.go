@@ -41,10 +41,10 @@ Examples:
 
 func runUp(args []string, stdout, stderr io.Writer) error {
 	var (
-		o      lab.Options
-		minio  string
-		http   bool
-		detach bool
+		o         lab.Options
+		minio     string
+		plainHTTP bool
+		detach    bool
 	)
 	fs := newFlags("up", &o.Dir)
 	fs.StringVar(&minio, "minio", "", "")
@@ -53,13 +53,13 @@ func runUp(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.KESAddress, "kes-address", "", "")
 	fs.StringVar(&o.Key, "key", "", "")
 	fs.StringArrayVar(&o.Buckets, "bucket", nil, "")
-	fs.BoolVar(&http, "http", false, "")
+	fs.BoolVar(&plainHTTP, "http", false, "")
 	fs.BoolVar(&detach, "detach", false, "")
 	if err := parse(fs, args, &o.Dir); err != nil {
 		return err
 	}
 	if fs.Changed("http") {
-		o.HTTP = &http
+		o.HTTP = &plainHTTP
 	}
 	if detach {
 		return upDetached(o.Dir, args, stdout, stderr)
