@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sselab/sselab/internal/testtools"
 	"github.com/sselab/sselab/pkg/lab"
 )
 
@@ -72,6 +73,8 @@ exit 1
 			want: []string{"--minio", "not executable"}},
 		{name: "minio is not MinIO", args: []string{"--minio", notMinIO}, code: 1,
 			want: []string{"not a MinIO server binary"}},
+		{name: "minio is mc", args: []string{"--minio", testtools.MC(t)}, code: 1,
+			want: []string{"github.com/minio/mc", "not the MinIO server binary"}},
 		{name: "MinIO exits during start", args: []string{"--minio", crashing}, code: 1,
 			want: []string{"exited during start", "unable to initialize the drive"}},
 		{name: "KES cannot open its keystore", code: 1, keepsDir: true,

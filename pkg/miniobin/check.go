@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"debug/buildinfo"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -82,11 +83,28 @@ func check(ctx context.Context, cacheDir, desc, shown, abs string) (string, erro
 	if err != nil {
 		return "", err
 	}
+	if err := checkMainPackage(desc, abs); err != nil {
+		return "", err
+	}
 	if cacheDir != "" {
 		// Best effort: a cache that cannot be written only costs time.
 		_ = rememberChecked(cacheDir, abs, key, v)
 	}
 	return v, nil
+}
+
+// serverPackage is the main package of the MinIO server.
+const serverPackage = "github.com/minio/minio"
+
+// checkMainPackage refuses MinIO's other Go programs, such as mc, whose
+// --version output looks like the server's. A binary without readable Go
+// build information is left to the --version check.
+func checkMainPackage(desc, abs string) error {
+	bi, err := buildinfo.ReadFile(abs)
+	if err != nil || !strings.HasPrefix(bi.Path, "github.com/minio/") || bi.Path == serverPackage {
+		return nil
+	}
+	return &msgErr{fmt.Sprintf("miniobin: %s is %s, not the MinIO server binary (%s)", desc, bi.Path, serverPackage), ErrNotMinIO}
 }
 
 // versionLine matches the first line of `minio --version`, printed by
