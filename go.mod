@@ -12,7 +12,7 @@ require (
 
 require (
 	aead.dev/mem v0.2.0 // indirect
-	aead.dev/minisign v0.2.1 // indirect
+	aead.dev/minisign v0.3.0 // indirect
 	cloud.google.com/go/auth v0.4.1 // indirect
 	cloud.google.com/go/auth/oauth2adapt v0.2.2 // indirect
 	cloud.google.com/go/compute/metadata v0.3.0 // indirect

@@ -32,6 +32,7 @@ Commands:
   down      stop the lab running on a directory
   status    check KES, its keystore, MinIO, the default key and the buckets
   env       print the environment for mc, the AWS CLI and the kes CLI
+  minio     fetch, build, list and choose the MinIO server binary
   version   print the versions of sselab, KES and Go
 
 Every command takes --dir DIR (default: $SSELAB_DIR, else the per-user
@@ -54,6 +55,7 @@ var commands = map[string]command{
 	"down":    {downUsage, runDown},
 	"status":  {statusUsage, runStatus},
 	"env":     {envUsage, runEnv},
+	"minio":   {minioUsage, runMinIO},
 	"version": {versionUsage, runVersion},
 }
 

@@ -23,6 +23,10 @@ func TestRunDispatch(t *testing.T) {
 		{"unknown flag", []string{"status", "--jsn"}, 2, "", "sselab: unknown flag: --jsn; see 'sselab status --help'"},
 		{"stray argument", []string{"down", "now"}, 2, "", `sselab: unexpected argument "now"; see 'sselab down --help'`},
 		{"version", []string{"version"}, 0, "kes    v0.24.0 (embedded)", ""},
+		{"minio help", []string{"minio"}, 0, "Usage: sselab minio <command>", ""},
+		{"minio unknown command", []string{"minio", "fetchh"}, 2, "", "sselab: unknown command 'minio fetchh'; see 'sselab minio --help'"},
+		{"minio use without argument", []string{"minio", "use"}, 2, "", "sselab: 'minio use' takes 1 argument(s), got 0; see 'sselab minio --help'"},
+		{"minio fetch bad flag", []string{"minio", "fetch", "--relase", "x"}, 2, "", "sselab: unknown flag: --relase; see 'sselab minio --help'"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -81,6 +85,23 @@ func TestShellQuote(t *testing.T) {
 	for _, tt := range tests {
 		if got := shellQuote(tt.in); got != tt.want {
 			t.Errorf("shellQuote(%q): got %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestMinIOListEmptyCache(t *testing.T) {
+	t.Setenv("SSELAB_CACHE_DIR", t.TempDir())
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"minio", "list"}, "no MinIO binary is cached; get one with 'sselab minio fetch' or 'sselab minio build'\n"},
+		{[]string{"minio", "list", "--json"}, "[]\n"},
+		{[]string{"minio", "prune"}, "nothing to remove\n"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := run(tt.args, &stdout, &stderr); code != 0 || stdout.String() != tt.want {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 0 and %q", tt.args, code, stdout.String(), stderr.String(), tt.want)
 		}
 	}
 }

@@ -23,8 +23,9 @@ same --dir reuses the keys, the credentials, the data and the settings.
 
 Flags:
   --dir DIR                  state directory (default: $SSELAB_DIR, else the per-user config directory)
-  --minio PATH               MinIO server binary (default: $SSELAB_MINIO, the cached build,
-                             'minio' on PATH, else built from source with Go)
+  --minio PATH               MinIO server binary (default: $SSELAB_MINIO, the one chosen with
+                             'sselab minio use', the newest cached one, 'minio' on PATH, a
+                             download of the last release, else a build from source with Go)
   --address HOST:PORT        S3 API (default 127.0.0.1:9000; port 0 picks a free port)
   --console-address HOST:PORT  MinIO console (default 127.0.0.1:9001)
   --kes-address HOST:PORT    KES server (default 127.0.0.1:7373)
@@ -65,7 +66,7 @@ func runUp(args []string, stdout, stderr io.Writer) error {
 		return upDetached(o.Dir, args, stdout, stderr)
 	}
 	out := &switchWriter{w: stderr}
-	o.MinIO = miniobin.Options{Flag: minio, Env: os.Getenv("SSELAB_MINIO"), Build: true, Progress: out}
+	o.MinIO = miniobin.Options{Flag: minio, Env: os.Getenv("SSELAB_MINIO"), Download: true, Build: true, Progress: out}
 	o.Log = out
 	if isTerminal(stderr) {
 		o.Progress = out // step lines help at a terminal; elsewhere errors stay one line

@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -39,11 +40,13 @@ var ErrNotFound = errors.New("no MinIO server binary found")
 
 // Sources reported in Binary.Source.
 const (
-	SourceFlag  = "flag"
-	SourceEnv   = "SSELAB_MINIO"
-	SourceCache = "cache"
-	SourcePATH  = "PATH"
-	SourceBuild = "build"
+	SourceFlag     = "flag"
+	SourceEnv      = "SSELAB_MINIO"
+	SourceCache    = "cache"
+	SourcePATH     = "PATH"
+	SourceBuild    = "build"
+	SourceSelected = "selected"
+	SourceDownload = "download"
 )
 
 // CacheDir returns sselab's cache directory: $SSELAB_CACHE_DIR if set,
@@ -81,6 +84,8 @@ type Options struct {
 	Env string
 	// CacheDir is sselab's cache directory; empty means CacheDir().
 	CacheDir string
+	// Download allows downloading LastRelease when nothing is cached.
+	Download bool
 	// Build allows building MinIO from source when nothing else is found.
 	Build bool
 	// Version is the module version of github.com/minio/minio to use from
@@ -137,11 +142,15 @@ func versionDir(cacheDir, version string) string {
 const binaryName = "minio" + exeSuffix
 
 // Find returns the MinIO server binary to run. It tries, in order: the
-// --minio flag, SSELAB_MINIO, the cached build of o.Version, `minio` on
-// PATH and, if o.Build is set and a Go toolchain is on PATH, a build from
-// source (see Build). An explicit path (flag or environment) that is not a
-// working MinIO binary is an error, not skipped. When nothing is found the
-// error wraps ErrNotFound and lists the ways to fix it.
+// --minio flag, SSELAB_MINIO, the binary chosen with 'sselab minio use',
+// the newest cached binary, `minio` on PATH, a download of LastRelease (if
+// o.Download is set) and a build from source (if o.Build is set and a Go
+// toolchain is on PATH). An explicit choice (flag, environment, selection)
+// that is not a working MinIO binary is an error, not skipped, and so is a
+// cached binary whose sha256 no longer matches its manifest. When nothing
+// is found the error wraps ErrNotFound and lists the ways to fix it.
+//
+// With a binary cached, Find makes no network request.
 func Find(ctx context.Context, o Options) (*Binary, error) {
 	o, err := o.withDefaults()
 	if err != nil {
@@ -153,27 +162,70 @@ func Find(ctx context.Context, o Options) (*Binary, error) {
 	if o.Env != "" {
 		return explicit(ctx, o.CacheDir, "SSELAB_MINIO="+o.Env, o.Env, SourceEnv)
 	}
-	if b, err := cached(ctx, o); err != nil || b != nil {
+	if b, err := selectedOrNewest(ctx, o); err != nil || b != nil {
 		return b, err
 	}
-	var pathNote string
+	var notes []string
 	if p, err := o.LookPath("minio"); err == nil {
 		b, err := explicit(ctx, o.CacheDir, "minio on PATH ("+p+")", p, SourcePATH)
 		if err == nil {
 			return b, nil
 		}
 		// A `minio` on PATH that is not the server (or is broken) must not
-		// stop a build; say why it was passed over if nothing else works.
-		pathNote = "; passed over " + trimPrefix(err.Error())
+		// stop a download or build; say why it was passed over if nothing
+		// else works.
+		notes = append(notes, "passed over "+trimPrefix(err.Error()))
 		fmt.Fprintf(o.Progress, "ignoring minio on PATH: %s\n", trimPrefix(err.Error()))
 	}
+	if o.Download {
+		b, err := Fetch(ctx, FetchOptions{Options: o})
+		if err == nil {
+			return b, nil
+		}
+		notes = append(notes, "download failed: "+trimPrefix(err.Error()))
+		fmt.Fprintf(o.Progress, "cannot download MinIO: %s\n", trimPrefix(err.Error()))
+	}
+	fixes := "pass --minio PATH, set SSELAB_MINIO, put minio on PATH, or get one with 'sselab minio fetch --url URL' (building from source is turned off)"
 	if o.Build {
 		if _, err := o.LookPath("go"); err == nil {
 			return Build(ctx, o)
 		}
-		return nil, fmt.Errorf("miniobin: %w; pass --minio PATH, set SSELAB_MINIO, put minio on PATH, or install Go (https://go.dev/dl) to let sselab build it%s", ErrNotFound, pathNote)
+		fixes = "pass --minio PATH, set SSELAB_MINIO, put minio on PATH, get one with 'sselab minio fetch --url URL', or install Go (https://go.dev/dl) so sselab can build it"
 	}
-	return nil, fmt.Errorf("miniobin: %w; pass --minio PATH, set SSELAB_MINIO, or put minio on PATH (building from source is turned off)%s", ErrNotFound, pathNote)
+	note := ""
+	if len(notes) > 0 {
+		note = "; " + strings.Join(notes, "; ")
+	}
+	return nil, fmt.Errorf("miniobin: %w; %s%s", ErrNotFound, fixes, note)
+}
+
+// selectedOrNewest returns the binary chosen with Use, else the newest
+// cached one, else nil.
+func selectedOrNewest(ctx context.Context, o Options) (*Binary, error) {
+	sel, err := readSelection(o.CacheDir)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case sel.Path != "":
+		return explicit(ctx, o.CacheDir, "the MinIO chosen with 'sselab minio use' ("+sel.Path+")", sel.Path, SourceSelected)
+	case sel.Version != "":
+		o.Version = sel.Version
+		b, err := cached(ctx, o)
+		if b == nil && err == nil {
+			err = fmt.Errorf("miniobin: the MinIO chosen with 'sselab minio use' (%s) is no longer cached; choose another with 'sselab minio use'", sel.Version)
+		}
+		if b != nil {
+			b.Source = SourceSelected
+		}
+		return b, err
+	}
+	entries, err := List(o)
+	if err != nil || len(entries) == 0 {
+		return nil, err
+	}
+	o.Version = entries[0].Version
+	return cached(ctx, o)
 }
 
 // trimPrefix drops the package prefix of one of this package's errors so

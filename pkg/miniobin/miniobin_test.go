@@ -374,11 +374,11 @@ func TestFindOrder(t *testing.T) {
 		{"then a build", world{gotool: true, build: true}, SourceBuild, ""},
 		{"PATH minio that is not MinIO is passed over for a build", world{path: true, pathOut: "hello\n", gotool: true, build: true}, SourceBuild, ""},
 		{"nothing at all", world{build: true}, "",
-			"miniobin: no MinIO server binary found; pass --minio PATH, set SSELAB_MINIO, put minio on PATH, or install Go (https://go.dev/dl) to let sselab build it"},
+			"miniobin: no MinIO server binary found; pass --minio PATH, set SSELAB_MINIO, put minio on PATH, get one with 'sselab minio fetch --url URL', or install Go (https://go.dev/dl) so sselab can build it"},
 		{"build turned off", world{gotool: true}, "",
-			"miniobin: no MinIO server binary found; pass --minio PATH, set SSELAB_MINIO, or put minio on PATH (building from source is turned off)"},
+			"miniobin: no MinIO server binary found; pass --minio PATH, set SSELAB_MINIO, put minio on PATH, or get one with 'sselab minio fetch --url URL' (building from source is turned off)"},
 		{"PATH minio that is not MinIO is named", world{path: true, pathOut: "hello\n"}, "",
-			"miniobin: no MinIO server binary found; pass --minio PATH, set SSELAB_MINIO, or put minio on PATH (building from source is turned off); passed over minio on PATH (..."},
+			"miniobin: no MinIO server binary found; pass --minio PATH, set SSELAB_MINIO, put minio on PATH, or get one with 'sselab minio fetch --url URL' (building from source is turned off); passed over minio on PATH (..."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
