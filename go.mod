@@ -3,6 +3,7 @@ module github.com/sselab/sselab
 go 1.26.8
 
 require (
+	aead.dev/minisign v0.3.0
 	github.com/minio/kes v0.24.0
 	github.com/minio/kms-go/kes v0.3.1-0.20240226133855-0dfed1a72132
 	github.com/minio/minio-go/v7 v7.4.1
@@ -12,7 +13,6 @@ require (
 
 require (
 	aead.dev/mem v0.2.0 // indirect
-	aead.dev/minisign v0.3.0 // indirect
 	cloud.google.com/go/auth v0.4.1 // indirect
 	cloud.google.com/go/auth/oauth2adapt v0.2.2 // indirect
 	cloud.google.com/go/compute/metadata v0.3.0 // indirect

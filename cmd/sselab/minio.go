@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -195,6 +196,9 @@ func runMinIOPath(args []string, stdout, _ io.Writer) error {
 	ctx, stop := interruptible()
 	defer stop()
 	b, err := miniobin.Find(ctx, miniobin.Options{Env: os.Getenv("SSELAB_MINIO")})
+	if errors.Is(err, miniobin.ErrNotFound) {
+		return errors.New("no MinIO server binary is chosen, cached or on PATH; 'sselab up' would download the last release or build one from source, or run 'sselab minio fetch' or 'sselab minio build' now")
+	}
 	if err != nil {
 		return err
 	}

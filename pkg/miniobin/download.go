@@ -256,8 +256,11 @@ func (o *FetchOptions) get(ctx context.Context, u string, offset int64) (*http.R
 		o.Client = &c
 	}
 	resp, err := o.Client.Do(req)
+	if ue := (*url.Error)(nil); errors.As(err, &ue) {
+		err = ue.Err // the URL is in the message already
+	}
 	if err != nil {
-		return nil, fmt.Errorf("miniobin: %s: %w", u, err)
+		return nil, fmt.Errorf("miniobin: cannot download %s: %w; check the network, pass --url with a mirror, or build from source with 'sselab minio build'", u, err)
 	}
 	switch {
 	case resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusPartialContent:
@@ -289,8 +292,12 @@ func (o *FetchOptions) expectedSHA256(ctx context.Context, src string) (string, 
 		return o.SHA256, nil
 	}
 	resp, err := o.get(ctx, src+".sha256sum", 0)
+	var he *httpError
+	if errors.As(err, &he) && he.status == http.StatusNotFound {
+		return "", fmt.Errorf("miniobin: no checksum is published at %s.sha256sum; pass --sha256 HEX to verify the download", src)
+	}
 	if err != nil {
-		return "", fmt.Errorf("%w (no checksum to verify the download; pass --sha256)", err)
+		return "", err
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
