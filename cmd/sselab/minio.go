@@ -153,6 +153,9 @@ func runMinIOList(args []string, stdout, _ io.Writer) error {
 		}
 		return enc.Encode(entries)
 	}
+	if sel, err := miniobin.Selected(miniobin.Options{}); err == nil && sel.Path != "" {
+		fmt.Fprintf(stdout, "selected with 'sselab minio use': %s (outside the cache)\n", sel.Path)
+	}
 	if len(entries) == 0 {
 		fmt.Fprintln(stdout, "no MinIO binary is cached; get one with 'sselab minio fetch' or 'sselab minio build'")
 		return nil

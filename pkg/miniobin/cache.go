@@ -115,6 +115,16 @@ func readSelection(cacheDir string) (Selection, error) {
 	return s, nil
 }
 
+// Selected returns what 'sselab minio use' chose; the zero Selection if
+// nothing.
+func Selected(o Options) (Selection, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return Selection{}, err
+	}
+	return readSelection(o.CacheDir)
+}
+
 // Use selects the binary Find returns after --minio and SSELAB_MINIO: a
 // cached version (as 'sselab minio list' shows it) or the path of a MinIO
 // binary. The choice is checked first: a version must be cached and

@@ -257,7 +257,7 @@ func cached(ctx context.Context, o Options) (*Binary, error) {
 	dir := versionDir(o.CacheDir, o.Version)
 	bin := filepath.Join(dir, binaryName)
 	manPath := filepath.Join(dir, "manifest.json")
-	fix := fmt.Sprintf("delete %s and run again to rebuild it, or pass --minio PATH", dir)
+	fix := fmt.Sprintf("delete %s and fetch or build it again, or pass --minio PATH", dir)
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}

@@ -476,7 +476,7 @@ func TestFindDamagedCache(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(dir, "minio"+exeSuffix), []byte("evil"), 0o755); err != nil {
 				t.Fatal(err)
 			}
-		}, []string{"cached MinIO binary", "was modified after it was cached", "delete " + "DIR" + " and run again to rebuild it"}},
+		}, []string{"cached MinIO binary", "was modified after it was cached", "delete " + "DIR" + " and fetch or build it again"}},
 		{"manifest missing", func(t *testing.T, dir string) {
 			os.Remove(filepath.Join(dir, "manifest.json"))
 		}, []string{"has no readable manifest", "delete DIR"}},
