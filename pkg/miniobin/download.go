@@ -116,6 +116,10 @@ func Fetch(ctx context.Context, o FetchOptions) (*Binary, error) {
 		return nil, err
 	}
 	defer unlock()
+	// Another process may have fetched it while this one waited.
+	if b, err := o.cachedDownload(ctx, src, fromRelease); err != nil || b != nil {
+		return b, err
+	}
 
 	want, err := o.expectedSHA256(ctx, src)
 	if err != nil {

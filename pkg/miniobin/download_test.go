@@ -378,3 +378,36 @@ func TestFetchLegacySignature(t *testing.T) {
 		t.Errorf("a legacy (not prehashed) signature: %v", err)
 	}
 }
+
+func TestFetchConcurrent(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	o := s.options(t)
+	var wg sync.WaitGroup
+	paths := make([]string, 4)
+	errs := make([]error, 4)
+	for i := range paths {
+		wg.Go(func() {
+			b, err := Fetch(context.Background(), o)
+			errs[i] = err
+			if err == nil {
+				paths[i] = b.Path
+			}
+		})
+	}
+	wg.Wait()
+	for i := range paths {
+		if errs[i] != nil || paths[i] != paths[0] {
+			t.Errorf("fetch %d: got %q, %v; want %q", i, paths[i], errs[i], paths[0])
+		}
+	}
+	s.mu.Lock()
+	n := len(s.ranges)
+	s.mu.Unlock()
+	if n != 1 {
+		t.Errorf("4 concurrent fetches downloaded the binary %d times, want once", n)
+	}
+	if sum, _ := fileSHA256(paths[0]); sum != masterSum {
+		t.Errorf("cached binary: sha256 %s, want %s", sum, masterSum)
+	}
+}
