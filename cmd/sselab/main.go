@@ -105,10 +105,17 @@ func (e usageError) Unwrap() error { return e.err }
 // newFlags returns a flag set for a subcommand with the --dir flag every
 // command has.
 func newFlags(name string, dir *string) *pflag.FlagSet {
+	fs := newFlagSet(name)
+	fs.StringVar(dir, "dir", "", "state directory of the lab")
+	return fs
+}
+
+// newFlagSet returns a quiet flag set: errors are returned, usage texts
+// are ours.
+func newFlagSet(name string) *pflag.FlagSet {
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
-	fs.StringVar(dir, "dir", "", "state directory of the lab")
 	return fs
 }
 

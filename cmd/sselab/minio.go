@@ -69,12 +69,7 @@ func runMinIO(args []string, stdout, stderr io.Writer) error {
 }
 
 // minioFlags returns a flag set for a 'sselab minio' subcommand.
-func minioFlags(name string) *pflag.FlagSet {
-	fs := pflag.NewFlagSet("minio "+name, pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	return fs
-}
+func minioFlags(name string) *pflag.FlagSet { return newFlagSet("minio " + name) }
 
 // parseMinIO parses a subcommand's flags and wants exactly nargs arguments.
 func parseMinIO(fs *pflag.FlagSet, args []string, nargs int) error {
