@@ -33,6 +33,8 @@ Commands:
   status    check KES, its keystore, MinIO, the default key and the buckets
   env       print the environment for mc, the AWS CLI and the kes CLI
   minio     fetch, build, list and choose the MinIO server binary
+  key       create, import, list, describe and delete KES keys
+  bucket    create buckets and set their default encryption
   version   print the versions of sselab, KES and Go
 
 Every command takes --dir DIR (default: $SSELAB_DIR, else the per-user
@@ -56,6 +58,8 @@ var commands = map[string]command{
 	"status":  {statusUsage, runStatus},
 	"env":     {envUsage, runEnv},
 	"minio":   {minioUsage, runMinIO},
+	"key":     {keyUsage, runKey},
+	"bucket":  {bucketUsage, runBucket},
 	"version": {versionUsage, runVersion},
 }
 
@@ -131,13 +135,22 @@ func parse(fs *pflag.FlagSet, args []string, dir *string) error {
 	if fs.NArg() > 0 {
 		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
-	if *dir == "" {
-		d, err := lab.DefaultDir()
-		if err != nil {
-			return err
-		}
-		*dir = d
+	return resolveDir(dir)
+}
+
+// errHelp is what parsing returns for --help.
+var errHelp = pflag.ErrHelp
+
+// resolveDir fills in the default state directory.
+func resolveDir(dir *string) error {
+	if *dir != "" {
+		return nil
 	}
+	d, err := lab.DefaultDir()
+	if err != nil {
+		return err
+	}
+	*dir = d
 	return nil
 }
 
