@@ -144,6 +144,14 @@ func TestLab(t *testing.T) {
 		if out := run("stat", lab.MCAlias+"/"+lab.DefaultBucket+"/mc.txt"); !strings.Contains(out, "SSE-KMS") || !strings.Contains(out, "arn:aws:kms:"+lab.DefaultKey) {
 			t.Errorf("mc stat: got\n%s\nwant SSE-KMS with arn:aws:kms:%s", out, lab.DefaultKey)
 		}
+		run("mb", lab.MCAlias+"/mc-bucket")
+		run("encrypt", "set", "sse-kms", lab.DefaultKey, lab.MCAlias+"/mc-bucket")
+		if out := run("encrypt", "info", lab.MCAlias+"/mc-bucket"); !strings.Contains(out, lab.DefaultKey) {
+			t.Errorf("mc encrypt info: got\n%s\nwant SSE-KMS with %s", out, lab.DefaultKey)
+		}
+		if out := mustRun(t, "bucket", "encryption", "mc-bucket", "--dir", dir).stdout; !strings.Contains(out, "SSE-KMS with key "+lab.DefaultKey) {
+			t.Errorf("sselab bucket encryption of a bucket mc set up: got %q", out)
+		}
 		if out := run("admin", "kms", "key", "status", lab.MCAlias); strings.Count(out, "✔") != 2 {
 			t.Errorf("mc admin kms key status: got\n%s\nwant encryption and decryption OK", out)
 		}
