@@ -35,6 +35,7 @@ Commands:
   minio     fetch, build, list and choose the MinIO server binary
   key       create, import, list, describe and delete KES keys
   bucket    create buckets and set their default encryption
+  verify    prove that data at rest is encrypted, check by check
   version   print the versions of sselab, KES and Go
 
 Every command takes --dir DIR (default: $SSELAB_DIR, else the per-user
