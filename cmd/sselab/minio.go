@@ -163,6 +163,9 @@ func runMinIOList(args []string, stdout, _ io.Writer) error {
 			mark = "*"
 		}
 		source := e.Manifest.Source
+		if e.Manifest.Signature != "" {
+			source += " (signature " + e.Manifest.Signature + ")"
+		}
 		if e.Problem != "" {
 			source = "damaged: " + e.Problem
 		}

@@ -200,8 +200,18 @@ func Prune(ctx context.Context, o Options) ([]string, error) {
 		}
 		removed = append(removed, filepath.Dir(e.Path))
 	}
-	if err := os.RemoveAll(filepath.Join(minioDir(o.CacheDir), "downloads")); err != nil {
-		return removed, fmt.Errorf("miniobin: %w", err)
+	// Partial downloads, unless a fetch holds their lock right now.
+	parts, _ := filepath.Glob(filepath.Join(minioDir(o.CacheDir), "downloads", "*.part"))
+	for _, p := range parts {
+		v := o
+		v.Version = "download-" + strings.TrimSuffix(filepath.Base(p), ".part")
+		if _, err := os.Stat(lockPath(v)); err == nil {
+			continue
+		}
+		if err := os.Remove(p); err != nil {
+			return removed, fmt.Errorf("miniobin: %w", err)
+		}
+		removed = append(removed, p)
 	}
 	return removed, nil
 }

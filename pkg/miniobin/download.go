@@ -69,9 +69,11 @@ var releaseTag = regexp.MustCompile(`^RELEASE\.\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{
 var stallTimeout = 60 * time.Second
 
 // assetName is the GitHub release asset of MinIO for an OS and
-// architecture, as DESIGN.md records it (minio.<os>-<arch>.<tag>[.exe]);
-// not confirmed against the live site, which this machine cannot reach:
-// --url takes any other name.
+// architecture: minio.<os>-<arch>.<tag>, with .exe on Windows. Public
+// scripts that download RELEASE.2025-09-07T16-13-09Z from GitHub use this
+// form for linux-amd64, linux-arm64, darwin-arm64 and windows-amd64 (found
+// with the code search; this machine cannot reach GitHub). Other pairs
+// answer 404, and --url takes any other name.
 func assetName(goos, goarch, tag string) string {
 	name := "minio." + goos + "-" + goarch + "." + tag
 	if goos == "windows" {
@@ -158,7 +160,7 @@ func (o *FetchOptions) cachedDownload(ctx context.Context, src string, fromRelea
 		return nil, err
 	}
 	for _, e := range entries {
-		if strings.HasPrefix(e.Manifest.Source, src+" (") {
+		if e.Manifest.Source == src {
 			opts.Version = e.Version
 			return cached(ctx, opts)
 		}
@@ -227,13 +229,23 @@ func defaultClient() *http.Client {
 	}
 }
 
-// checkRedirect follows up to 10 redirects and never from https to http.
+// checkRedirect follows up to 10 redirects, never from https to http,
+// and to http only on loopback (plain http elsewhere needs --insecure-url,
+// which a redirect cannot give).
 func checkRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) >= 10 {
 		return errors.New("too many redirects")
 	}
-	if via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
-		return fmt.Errorf("refusing a redirect from https to %s", req.URL.Redacted())
+	if req.URL.Scheme == "https" {
+		return nil
+	}
+	for _, prev := range via {
+		if prev.URL.Scheme == "https" {
+			return fmt.Errorf("refusing a redirect from https to %s", req.URL.Redacted())
+		}
+	}
+	if req.URL.Scheme != "http" || !isLoopback(req.URL.Hostname()) {
+		return fmt.Errorf("refusing a redirect to %s: not HTTPS", req.URL.Redacted())
 	}
 	return nil
 }
@@ -251,6 +263,7 @@ func (o *FetchOptions) get(ctx context.Context, u string, offset int64) (*http.R
 	if err != nil {
 		return nil, fmt.Errorf("miniobin: %w", err)
 	}
+	req.Header.Set("Accept-Encoding", "identity") // byte offsets must mean the same on resume
 	if offset > 0 {
 		req.Header.Set("Range", "bytes="+strconv.FormatInt(offset, 10)+"-")
 	}
@@ -337,8 +350,11 @@ func (o *FetchOptions) download(ctx context.Context, src, part string) error {
 		fmt.Fprintf(o.Progress, "resuming the download of %s at %d bytes\n", src, offset)
 	case http.StatusRequestedRangeNotSatisfiable: // the .part is complete, or stale
 		resp.Body.Close()
+		if offset == 0 {
+			return fmt.Errorf("miniobin: %s: the server refuses a download from the start (416)", src)
+		}
 		os.Remove(part)
-		return o.download(ctx, src, part)
+		return o.download(ctx, src, part) // offset is 0 now: at most once more
 	default: // 200: from the start
 		flags |= os.O_TRUNC
 		offset = 0
@@ -375,8 +391,8 @@ func (o *FetchOptions) download(ctx context.Context, src, part string) error {
 func (o *FetchOptions) verifySignature(ctx context.Context, src, part string) (string, error) {
 	resp, err := o.get(ctx, src+".minisig", 0)
 	var he *httpError
-	if errors.As(err, &he) && he.status == http.StatusNotFound {
-		return "unsigned", nil
+	if errors.As(err, &he) && (he.status == http.StatusNotFound || he.status == http.StatusForbidden) {
+		return "unsigned", nil // S3-style stores answer 403 for a missing file
 	}
 	if err != nil {
 		return "", err
@@ -465,7 +481,7 @@ func (o *FetchOptions) install(ctx context.Context, src, part, sum, signature st
 		return nil, err
 	}
 	defer unlock()
-	m := Manifest{Version: opts.Version, SHA256: sum, Source: src + " (signature " + signature + ")", Created: time.Now().UTC()}
+	m := Manifest{Version: opts.Version, SHA256: sum, Source: src, Signature: signature, Created: time.Now().UTC()}
 	final, err := install(opts, tmp, m)
 	if err != nil {
 		return nil, err

@@ -74,6 +74,7 @@ type Manifest struct {
 	Source    string    `json:"source"`               // "build" or a URL the binary came from
 	Created   time.Time `json:"created"`              // when it was put into the cache
 	GoVersion string    `json:"go_version,omitempty"` // Go toolchain that built it, if known
+	Signature string    `json:"signature,omitempty"`  // downloads: "verified" (minisign) or "unsigned"
 }
 
 // Options tell Find and Build where to look and what they may do.

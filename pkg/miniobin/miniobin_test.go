@@ -44,6 +44,9 @@ func TestMain(m *testing.M) {
 	case "go":
 		os.Exit(fakeGo())
 	}
+	// The fake programs are this test binary: under -race each would
+	// sleep a second at exit without this.
+	os.Setenv("GORACE", "atexit_sleep_ms=0")
 	dir, err := os.MkdirTemp("", "miniobin-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
