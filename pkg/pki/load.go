@@ -296,7 +296,7 @@ func (l *loader) leaf(ca *Cert, s leafSpec) (*Cert, error) {
 	case l.readOnly && usable:
 		return c, nil
 	case l.readOnly:
-		return nil, fmt.Errorf("pki: %s: %s", c.CertFile, reason)
+		return nil, fmt.Errorf("pki: %s: %s; restart the lab ('sselab down', then 'sselab up') to renew it with the same key and identity", c.CertFile, reason)
 	}
 	return c, l.issueLeaf(ca, c, s)
 }
