@@ -36,6 +36,8 @@ Commands:
   key       create, import, list, describe and delete KES keys
   bucket    create buckets and set their default encryption
   verify    prove that data at rest is encrypted, check by check
+  identity  print the KES identity of a certificate (as 'kes identity of')
+  pki       show the lab's certificates, their identities and expiry
   version   print the versions of sselab, KES and Go
 
 Every command takes --dir DIR (default: $SSELAB_DIR, else the per-user
