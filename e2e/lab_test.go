@@ -165,6 +165,12 @@ func TestLab(t *testing.T) {
 		if err != nil || !strings.Contains(string(out), lab.DefaultKey) {
 			t.Errorf("kes key ls: %v\n%s\nwant %s listed", err, out, lab.DefaultKey)
 		}
+		cmd = exec.CommandContext(ctx, kes, "status")
+		cmd.Env = withEnv(env)
+		out, err = cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), strings.TrimPrefix(h.State.KESEndpoint, "https://")) {
+			t.Errorf("kes status: %v\n%s\nwant it to answer for %s", err, out, h.State.KESEndpoint)
+		}
 	})
 
 	t.Run("MinIO's KES requests are all allowed", func(t *testing.T) {
