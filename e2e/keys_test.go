@@ -3,13 +3,16 @@ package e2e
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 
@@ -73,6 +76,21 @@ func TestKeysAndBuckets(t *testing.T) {
 	if out := must("bucket", "encryption", "plain"); !strings.Contains(out, "plaintext") {
 		t.Errorf("bucket encryption plain: got %q, want it to say objects are stored in plaintext", out)
 	}
+	buckets, err := h.S3()
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := buckets.ListBuckets(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, b := range list {
+		got = append(got, b.Name)
+	}
+	if want := "encrypted,photos,plain"; strings.Join(got, ",") != want {
+		t.Errorf("buckets after the refused creates: got %v, want %s", got, want)
+	}
 	must("bucket", "encryption", "plain", "--sse-s3")
 	var enc lab.BucketEncryption
 	json.Unmarshal([]byte(must("bucket", "encryption", "plain", "--json")), &enc)
@@ -102,5 +120,41 @@ func TestKeysAndBuckets(t *testing.T) {
 	}
 	if err == nil {
 		t.Error("an object whose key was deleted is still readable")
+	}
+}
+
+// TestExpiredOperatorCertificate replaces the operator certificate of a
+// running lab with an expired one (same key): commands that act as the
+// operator fail with one line that says how to renew, and change nothing.
+func TestExpiredOperatorCertificate(t *testing.T) {
+	requireLinux(t)
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "lab")
+	h := upDetached(t, dir)
+	ca, op := h.PKI.CA, h.PKI.Operator
+	tmpl := *op.Cert
+	tmpl.NotBefore = time.Now().Add(-48 * time.Hour)
+	tmpl.NotAfter = time.Now().Add(-24 * time.Hour)
+	der, err := x509.CreateCertificate(rand.Reader, &tmpl, ca.Cert, op.Cert.PublicKey, ca.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(op.CertFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := treeHashExcept(t, dir)
+	for _, args := range [][]string{{"key", "create", "k2"}, {"key", "list"}, {"bucket", "create", "b2"}, {"status"}} {
+		r := sselab(t, append(args, "--dir", dir)...)
+		first, _, _ := strings.Cut(r.stderr, "\n")
+		if r.code == 0 || !strings.Contains(first, "operator.crt: certificate expired") || !strings.Contains(first, "sselab up") {
+			t.Errorf("sselab %s with an expired operator certificate: exit %d, stderr %q; want one line saying it expired and how to renew", strings.Join(args, " "), r.code, r.stderr)
+		}
+	}
+	if after := treeHashExcept(t, dir); after != before {
+		t.Error("the refused commands changed the state directory")
+	}
+	keys, _, err := h.KES().ListKeys(t.Context(), "*", -1)
+	if err != nil || strings.Join(keys, ",") != lab.DefaultKey {
+		t.Errorf("keys after the refused commands: got %v, %v; want only %s", keys, err, lab.DefaultKey)
 	}
 }
