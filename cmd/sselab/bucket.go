@@ -50,11 +50,8 @@ func runBucket(args []string, stdout, stderr io.Writer) error {
 	default:
 		return usageError{fmt.Errorf("unknown command 'bucket %s'", sub)}
 	}
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, errHelp) {
-			return err
-		}
-		return usageError{err}
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
 	}
 	if fs.NArg() != 1 {
 		return usageError{fmt.Errorf("'bucket %s' takes a bucket name", sub)}
@@ -68,10 +65,7 @@ func runBucket(args []string, stdout, stderr io.Writer) error {
 	if modes > 1 {
 		return usageError{errors.New("choose one of --sse-kms, --sse-s3 and --no-encryption/--clear")}
 	}
-	if err := resolveDir(&dir); err != nil {
-		return err
-	}
-	h, err := lab.Open(dir)
+	h, err := openLab(&dir)
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	kesapi "github.com/minio/kms-go/kes"
-	"github.com/spf13/pflag"
 
 	"github.com/sselab/sselab/pkg/pki"
 )
@@ -43,11 +42,8 @@ func runIdentity(args []string, stdout, _ io.Writer) error {
 		return usageError{fmt.Errorf("unknown command 'identity %s'", args[0])}
 	}
 	fs := newFlagSet("identity of")
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return err
-		}
-		return usageError{err}
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
 	}
 	if fs.NArg() != 1 {
 		return usageError{fmt.Errorf("'identity of' takes 1 argument (a certificate file or an API key), got %d", fs.NArg())}

@@ -59,19 +59,13 @@ func runKey(args []string, stdout, stderr io.Writer) error {
 	default:
 		return usageError{fmt.Errorf("unknown command 'key %s'", sub)}
 	}
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, errHelp) {
-			return err
-		}
-		return usageError{err}
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
 	}
 	if nargs == 1 && fs.NArg() != 1 || nargs == -1 && fs.NArg() > 1 {
 		return usageError{fmt.Errorf("'key %s' takes a key name", sub)}
 	}
-	if err := resolveDir(&dir); err != nil {
-		return err
-	}
-	h, err := lab.Open(dir)
+	h, err := openLab(&dir)
 	if err != nil {
 		return err
 	}

@@ -129,11 +129,8 @@ func newFlagSet(name string) *pflag.FlagSet {
 // parse parses args, marks flag errors as usage errors, and resolves the
 // default state directory.
 func parse(fs *pflag.FlagSet, args []string, dir *string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return err
-		}
-		return usageError{err}
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
@@ -141,8 +138,23 @@ func parse(fs *pflag.FlagSet, args []string, dir *string) error {
 	return resolveDir(dir)
 }
 
-// errHelp is what parsing returns for --help.
-var errHelp = pflag.ErrHelp
+// parseFlags parses args; a flag error becomes a usage error, --help is
+// returned as pflag.ErrHelp so that run prints the command's usage.
+func parseFlags(fs *pflag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if err == nil || errors.Is(err, pflag.ErrHelp) {
+		return err
+	}
+	return usageError{err}
+}
+
+// openLab resolves the default directory and opens the running lab.
+func openLab(dir *string) (*lab.Handle, error) {
+	if err := resolveDir(dir); err != nil {
+		return nil, err
+	}
+	return lab.Open(*dir)
+}
 
 // resolveDir fills in the default state directory.
 func resolveDir(dir *string) error {

@@ -73,11 +73,8 @@ func minioFlags(name string) *pflag.FlagSet { return newFlagSet("minio " + name)
 
 // parseMinIO parses a subcommand's flags and wants exactly nargs arguments.
 func parseMinIO(fs *pflag.FlagSet, args []string, nargs int) error {
-	if err := fs.Parse(args); err != nil {
-		if err == pflag.ErrHelp {
-			return err
-		}
-		return usageError{err}
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() != nargs {
 		return usageError{fmt.Errorf("'%s' takes %d argument(s), got %d", fs.Name(), nargs, fs.NArg())}

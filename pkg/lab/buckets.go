@@ -72,10 +72,8 @@ func (h *Handle) SetBucketEncryption(ctx context.Context, name string, m BucketM
 	if err != nil {
 		return err
 	}
-	if exists, err := s3.BucketExists(ctx, name); err != nil {
-		return fmt.Errorf("lab: bucket %s: %w", name, err)
-	} else if !exists {
-		return fmt.Errorf("lab: bucket %s does not exist; create it with 'sselab bucket create %s'", name, name)
+	if err := requireBucket(ctx, s3, name); err != nil {
+		return err
 	}
 	return h.setEncryption(ctx, s3, name, m)
 }
@@ -105,14 +103,24 @@ func (h *Handle) BucketEncryption(ctx context.Context, name string) (BucketEncry
 	if err != nil {
 		return BucketEncryption{}, err
 	}
-	if exists, err := s3.BucketExists(ctx, name); err != nil {
-		return BucketEncryption{}, fmt.Errorf("lab: bucket %s: %w", name, err)
-	} else if !exists {
-		return BucketEncryption{}, fmt.Errorf("lab: bucket %s does not exist; create it with 'sselab bucket create %s'", name, name)
+	if err := requireBucket(ctx, s3, name); err != nil {
+		return BucketEncryption{}, err
 	}
 	enc, err := bucketEncryption(ctx, s3, name)
 	if errors.Is(err, errNoEncryption) {
 		return BucketEncryption{}, nil
 	}
 	return enc, err
+}
+
+// requireBucket fails, saying how to create it, unless the bucket exists.
+func requireBucket(ctx context.Context, s3 *minio.Client, name string) error {
+	exists, err := s3.BucketExists(ctx, name)
+	if err != nil {
+		return fmt.Errorf("lab: bucket %s: %w", name, err)
+	}
+	if !exists {
+		return fmt.Errorf("lab: bucket %s does not exist; create it with 'sselab bucket create %s'", name, name)
+	}
+	return nil
 }
