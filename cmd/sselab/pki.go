@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -116,17 +115,6 @@ func runPKIShow(args []string, stdout io.Writer, now time.Time) error {
 // errNoPKI says that a lab directory has no PKI yet.
 var errNoPKI = errors.New("no PKI")
 
-// certFiles are the certificates of a PKI, relative to its directory, for
-// when pki.Load refuses the PKI (as it does once one has expired) and the
-// files are read one by one.
-var certFiles = []struct{ role, file string }{
-	{pki.RoleCA, "ca.crt"},
-	{pki.RoleKESServer, "kes-server.crt"},
-	{pki.RoleMinIOClient, "minio-kes-client.crt"},
-	{pki.RoleOperator, "operator.crt"},
-	{pki.RoleMinIOTLS, filepath.Join("minio-tls", "public.crt")},
-}
-
 // loadCerts returns the certificates of the PKI in dir. If pki.Load
 // refuses the PKI but every certificate can still be read, they are
 // returned with Load's error as loadErr, so that 'pki show' can show what
@@ -143,17 +131,8 @@ func loadCerts(dir string) (certs []*pki.Cert, loadErr, err error) {
 	if loadErr == nil {
 		return []*pki.Cert{p.CA, p.KESServer, p.MinIOClient, p.Operator, p.MinIOTLS}, nil, nil
 	}
-	for _, f := range certFiles {
-		path := filepath.Join(dir, f.file)
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return nil, nil, loadErr
-		}
-		cert, err := pki.ParseCertificatePEM(data)
-		if err != nil {
-			return nil, nil, loadErr
-		}
-		certs = append(certs, &pki.Cert{Role: f.role, Cert: cert, CertFile: path})
+	if certs, err = pki.Certificates(dir); err != nil {
+		return nil, nil, loadErr
 	}
 	return certs, loadErr, nil
 }

@@ -231,3 +231,28 @@ func Load(dir string) (*PKI, error) {
 	}
 	return l.load(false)
 }
+
+// Certificates reads the certificates of the PKI in dir, CA first,
+// without their keys and without any check of chain or validity. It is
+// for showing a PKI that Load refuses, such as one whose certificate has
+// expired.
+func Certificates(dir string) ([]*Cert, error) {
+	files := []struct{ role, file string }{{RoleCA, caCertFile}}
+	for _, s := range leafSpecs {
+		files = append(files, struct{ role, file string }{s.role, s.certFile})
+	}
+	certs := make([]*Cert, 0, len(files))
+	for _, f := range files {
+		path := filepath.Join(dir, filepath.FromSlash(f.file))
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("pki: %w", err)
+		}
+		cert, err := parseCertFile(path, data)
+		if err != nil {
+			return nil, err
+		}
+		certs = append(certs, &Cert{Role: f.role, Cert: cert, CertFile: path})
+	}
+	return certs, nil
+}

@@ -855,3 +855,30 @@ func TestLoadOrCreateBadHosts(t *testing.T) {
 		}
 	}
 }
+
+func TestCertificatesReadsAnExpiredPKI(t *testing.T) {
+	t.Parallel()
+	past := time.Now().Add(-1000 * 24 * time.Hour)
+	p := newPKI(t, Options{Now: func() time.Time { return past }, Validity: 24 * time.Hour})
+	if _, err := Load(p.Dir); err == nil {
+		t.Fatal("Load of a PKI with expired leaves: got nil error")
+	}
+	certs, err := Certificates(p.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var roles []string
+	for _, c := range certs {
+		roles = append(roles, c.Role)
+		if c.Cert == nil || c.Key != nil {
+			t.Errorf("%s: got cert %v, key %v; want a certificate and no key", c.Role, c.Cert != nil, c.Key != nil)
+		}
+	}
+	if want := []string{RoleCA, RoleKESServer, RoleMinIOClient, RoleOperator, RoleMinIOTLS}; !slices.Equal(roles, want) {
+		t.Errorf("roles: got %v, want %v", roles, want)
+	}
+	os.Remove(p.Operator.CertFile)
+	if _, err := Certificates(p.Dir); err == nil || !strings.Contains(err.Error(), "operator.crt") {
+		t.Errorf("Certificates with operator.crt missing: got %v, want an error naming it", err)
+	}
+}
