@@ -33,6 +33,10 @@ Flags:
   --bucket NAME              bucket with default SSE-KMS; repeatable (default encrypted)
   --http                     plain HTTP for S3 (SSE-C then does not work); --http=false undoes it
   --detach                   start in the background and return once the lab is ready
+  --kes-config FILE          a KES server config (kes server --config format): KES takes its
+                             keystore, cache and keys from it; sselab still makes the TLS and
+                             the identities and says what of the file it replaces; "-" goes
+                             back to the keystore in DIR
 
 Examples:
   sselab up
@@ -56,6 +60,7 @@ func runUp(args []string, stdout, stderr io.Writer) error {
 	fs.StringArrayVar(&o.Buckets, "bucket", nil, "")
 	fs.BoolVar(&plainHTTP, "http", false, "")
 	fs.BoolVar(&detach, "detach", false, "")
+	fs.StringVar(&o.KESConfig, "kes-config", "", "")
 	if err := parse(fs, args, &o.Dir); err != nil {
 		return err
 	}
@@ -113,7 +118,14 @@ func printSummary(w io.Writer, dir string, st lab.State, c lab.Credentials) {
 	layout := lab.Layout{Root: dir}
 	row("S3 API", st.S3Endpoint, s3)
 	row("Console", st.ConsoleURL, "")
-	row("KES", st.KESEndpoint, "KES "+st.KESVersion+", mTLS, keystore "+layout.KeyStoreDir())
+	if st.KESConfig != "" {
+		row("KES", st.KESEndpoint, "KES "+st.KESVersion+", mTLS, keystore from "+st.KESConfig)
+		if len(st.KESReplaced) > 0 {
+			row("", "", "sselab replaced the file's "+strings.Join(st.KESReplaced, ", ")+" (see 'sselab up --help')")
+		}
+	} else {
+		row("KES", st.KESEndpoint, "KES "+st.KESVersion+", mTLS, keystore "+layout.KeyStoreDir())
+	}
 	row("Root user", c.RootUser, "")
 	row("Password", c.RootPassword, "")
 	row("Lab CA", st.CAFile, "")

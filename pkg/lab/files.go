@@ -22,6 +22,7 @@ type Settings struct {
 	Key            string   `json:"key"`
 	Buckets        []string `json:"buckets"`
 	HTTP           bool     `json:"http"`
+	KESConfig      string   `json:"kes_config,omitempty"`
 }
 
 // Credentials are MinIO's root credentials, random on first `up`.
@@ -39,6 +40,8 @@ type State struct {
 	ConsoleURL     string    `json:"console_url"`
 	KESEndpoint    string    `json:"kes_endpoint"`
 	KESVersion     string    `json:"kes_version"`
+	KESConfig      string    `json:"kes_config,omitempty"`
+	KESReplaced    []string  `json:"kes_config_replaced,omitempty"`
 	CAFile         string    `json:"ca_file"`
 	Key            string    `json:"key"`
 	Buckets        []string  `json:"buckets"`

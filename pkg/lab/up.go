@@ -56,6 +56,11 @@ type Options struct {
 	// HTTP, if set, chooses plain HTTP (true) or TLS (false) for S3.
 	HTTP *bool
 
+	// KESConfig is a KES server configuration file whose keystore, cache
+	// and pre-defined keys the embedded KES uses instead of the file
+	// keystore in the state directory; "-" goes back to that one.
+	KESConfig string
+
 	// MinIO says where to find the MinIO server binary.
 	MinIO miniobin.Options
 
@@ -88,6 +93,9 @@ type Lab struct {
 	// kesLn goes to KES, the others are closed just before MinIO starts.
 	kesLn, s3Ln, consoleLn net.Listener
 
+	// kesFile is the --kes-config file, nil for the built-in keystore.
+	kesFile *kesFile
+
 	stopReq  chan struct{}
 	stopOnce sync.Once
 	stopErr  error
@@ -111,6 +119,12 @@ func Up(ctx context.Context, o Options) (l *Lab, err error) {
 	if err != nil {
 		return nil, err
 	}
+	var kf *kesFile
+	if settings.KESConfig != "" {
+		if kf, err = readKESFile(settings.KESConfig); err != nil {
+			return nil, err
+		}
+	}
 
 	// The directory and the lock. What was there is recorded only once we
 	// hold the lock, so a failed start never removes another lab's files.
@@ -131,7 +145,7 @@ func Up(ctx context.Context, o Options) (l *Lab, err error) {
 		lock.Release()
 		return nil, err
 	}
-	l = &Lab{layout: layout, settings: settings, lock: lock, stopReq: make(chan struct{})}
+	l = &Lab{layout: layout, settings: settings, lock: lock, kesFile: kf, stopReq: make(chan struct{})}
 	l.step = func(format string, args ...any) {
 		if o.Progress != nil {
 			fmt.Fprintf(o.Progress, format+"\n", args...)
@@ -202,6 +216,17 @@ func (l *Lab) startKES(ctx context.Context) (err error) {
 	cfg.OperatorIdentity = kesapi.Identity(l.pki.Operator.Identity())
 	cfg.ErrorLogFile = l.layout.KESErrorLog()
 	cfg.AuditLogFile = l.layout.KESAuditLog()
+	if f := l.kesFile; f != nil {
+		l.step("KES takes its keystore, cache and keys from %s; replaced by sselab:", f.path)
+		for _, o := range f.Overridden {
+			l.step("  %s", o)
+		}
+		if cfg.KeyStore, err = f.keyStore(ctx); err != nil {
+			cfg.Listener.Close()
+			return err
+		}
+		cfg.Cache = f.cache(cfg.Cache)
+	}
 	if l.kes, err = embedded.Start(ctx, cfg); err != nil {
 		return err
 	}
@@ -209,8 +234,14 @@ func (l *Lab) startKES(ctx context.Context) (err error) {
 	l.step("KES is serving on %s (keystore %s)", l.state.KESEndpoint, cfg.KeyStoreDir)
 
 	kc := kesapi.NewClientWithConfig(l.state.KESEndpoint, l.pki.ClientTLS(l.pki.Operator))
-	if err := kc.CreateKey(ctx, l.settings.Key); err != nil && !errors.Is(err, kesapi.ErrKeyExists) {
-		return fmt.Errorf("lab: KES does not answer: creating key %q: %w", l.settings.Key, err)
+	keys := []string{l.settings.Key}
+	if l.kesFile != nil {
+		keys = append(keys, l.kesFile.keys()...)
+	}
+	for _, k := range keys {
+		if err := kc.CreateKey(ctx, k); err != nil && !errors.Is(err, kesapi.ErrKeyExists) {
+			return fmt.Errorf("lab: KES does not answer: creating key %q: %w", k, err)
+		}
 	}
 	return nil
 }
@@ -300,6 +331,9 @@ func (l *Lab) publish(bin *miniobin.Binary) error {
 	l.state.Started = time.Now().UTC()
 	l.state.KESVersion = embedded.Version()
 	l.state.CAFile = l.pki.CAFile()
+	if f := l.kesFile; f != nil {
+		l.state.KESConfig, l.state.KESReplaced = f.path, f.Replaced
+	}
 	l.state.Key = l.settings.Key
 	l.state.Buckets = l.settings.Buckets
 	l.state.HTTP = l.settings.HTTP
@@ -396,6 +430,17 @@ func mergeSettings(layout Layout, o Options) (Settings, error) {
 	}
 	if o.HTTP != nil {
 		s.HTTP = *o.HTTP
+	}
+	switch o.KESConfig {
+	case "":
+	case "-":
+		s.KESConfig = ""
+	default:
+		abs, err := filepath.Abs(o.KESConfig)
+		if err != nil {
+			return s, fmt.Errorf("lab: --kes-config: %w", err)
+		}
+		s.KESConfig = abs
 	}
 
 	for _, a := range []struct{ flag, addr string }{
