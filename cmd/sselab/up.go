@@ -84,11 +84,14 @@ func runUp(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer l.Stop()
+	creds := l.Credentials()
 	if os.Getenv(envDetachedLog) != "" {
 		defer redirectDetachedOutput(out)()
 		stdout, stderr = out, out
+		// The parent shows the password; the log file never holds it.
+		creds.RootPassword = "(not logged; see 'sselab env')"
 	}
-	printSummary(stdout, l.Layout().Root, l.State(), l.Credentials())
+	printSummary(stdout, l.Layout().Root, l.State(), creds)
 	fmt.Fprintln(stdout, "Stop with Ctrl-C or 'sselab down"+dirFlag(o.Dir)+"'.")
 	if err := l.Wait(ctx); err != nil {
 		return err
