@@ -145,6 +145,14 @@ func Up(ctx context.Context, o Options) (l *Lab, err error) {
 		lock.Release()
 		return nil, err
 	}
+	warn := o.Log
+	if warn == nil {
+		warn = io.Discard
+	}
+	if err := checkModes(layout, warn); err != nil {
+		lock.Release()
+		return nil, err
+	}
 	l = &Lab{layout: layout, settings: settings, lock: lock, kesFile: kf, stopReq: make(chan struct{})}
 	l.step = func(format string, args ...any) {
 		if o.Progress != nil {
