@@ -116,7 +116,7 @@ func (h *Handle) control(ctx context.Context, method, path string, v any) error 
 	req.Header.Set("Authorization", "Bearer "+h.State.ControlToken)
 	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
 	if err != nil {
-		return fmt.Errorf("lab: the lab (pid %d) does not answer: %w", h.State.PID, err)
+		return fmt.Errorf("lab: the lab (pid %d) %w: %w", h.State.PID, errNoAnswer, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
@@ -130,6 +130,9 @@ func (h *Handle) control(ctx context.Context, method, path string, v any) error 
 	return nil
 }
 
+// errNoAnswer marks a control request that got no HTTP answer.
+var errNoAnswer = errors.New("does not answer")
+
 // Info asks the running lab about its processes.
 func (h *Handle) Info(ctx context.Context) (Info, error) {
 	var i Info
@@ -140,14 +143,32 @@ func (h *Handle) Info(ctx context.Context) (Info, error) {
 // directory, at most until ctx ends.
 func (h *Handle) Down(ctx context.Context) error {
 	if err := h.control(ctx, http.MethodPost, "/v1/stop", nil); err != nil {
-		return err
+		if !errors.Is(err, errNoAnswer) {
+			return err // refused
+		}
+		// The request may have arrived even if its answer was lost: a lab
+		// that stops anyway has done what was asked.
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if h.waitUnlocked(wctx) != nil {
+			return err
+		}
+		return nil
 	}
+	if err := h.waitUnlocked(ctx); err != nil {
+		return fmt.Errorf("lab: the lab (pid %d) did not stop in time: %w", h.State.PID, err)
+	}
+	return nil
+}
+
+// waitUnlocked waits until no process holds the lab's lock.
+func (h *Handle) waitUnlocked(ctx context.Context) error {
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for isLocked(h.Layout.LockFile()) {
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("lab: the lab (pid %d) did not stop in time: %w", h.State.PID, ctx.Err())
+			return ctx.Err()
 		case <-tick.C:
 		}
 	}

@@ -384,7 +384,13 @@ func (l *Lab) Stop() error {
 		defer cancel()
 		l.closeReserved()
 		if l.control != nil {
-			l.control.Close()
+			// Shutdown lets the stop request that got us here finish its
+			// answer; Close would cut it off and 'down' would see EOF.
+			sctx, scancel := context.WithTimeout(ctx, 2*time.Second)
+			if l.control.Shutdown(sctx) != nil {
+				l.control.Close()
+			}
+			scancel()
 		}
 		if l.minio != nil {
 			l.stopErr = l.minio.Stop(ctx)
