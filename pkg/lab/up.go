@@ -291,6 +291,9 @@ func (l *Lab) startMinIO(ctx context.Context, bin *miniobin.Binary, log io.Write
 		ReadyTimeout:  2 * time.Minute,
 		ReadyInterval: 10 * time.Millisecond,
 		Restart:       true,
+		// A MinIO that was ready and up for 2 s and then dies was killed
+		// or crashed once: restart it at once, however often that happens.
+		HealthyAfter: 2 * time.Second,
 		Logf: func(format string, args ...any) {
 			if !l.running.Load() {
 				l.step(format, args...)

@@ -101,14 +101,17 @@ type Config struct {
 	// jitter added, and never exceeds MaxBackoff. Defaults: 200ms and 10s.
 	MinBackoff, MaxBackoff time.Duration
 
-	// HealthyAfter is how long a run must last for the backoff to start
-	// again from MinBackoff. Default: 30s.
+	// HealthyAfter is how long a run that became ready must have lasted,
+	// from its start, to count as healthy: when a healthy run ends, the backoff
+	// starts again from MinBackoff and the crash-loop guard forgets the
+	// earlier starts. Default: 30s.
 	HealthyAfter time.Duration
 
 	// CrashLoop and CrashWindow form the crash-loop guard: when the child
 	// exits and it has been started CrashLoop times within the last
-	// CrashWindow, the supervisor gives up and reports through
-	// Process.Done and Process.Err. Defaults: 5 and 60s.
+	// CrashWindow without a healthy run (see HealthyAfter) in between, the
+	// supervisor gives up and reports through Process.Done and
+	// Process.Err. Defaults: 5 and 60s.
 	CrashLoop   int
 	CrashWindow time.Duration
 
@@ -179,6 +182,7 @@ type child struct {
 	exited  chan struct{} // closed once the child was waited for and its output drained
 	err     error         // cmd.Wait's result; read only after exited is closed
 	note    error         // why the supervisor ended this run, if it did
+	ready   bool          // Ready succeeded for this run; set by its waiter before supervise reads it
 }
 
 // Start starts the child described by cfg and waits until cfg.Ready
@@ -230,6 +234,7 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 		p.out.close()
 		return nil, err
 	}
+	c.ready = true
 	p.ctx, p.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	go p.supervise(c)
 	return p, nil
@@ -334,9 +339,13 @@ func (p *Process) supervise(c *child) {
 			return
 		}
 
+		// A healthy run (ready, and up for HealthyAfter) that ends was
+		// killed or crashed once: restart at once, and do not count it
+		// or the starts before it as a crash loop.
 		now := time.Now()
-		if now.Sub(c.started) >= cfg.HealthyAfter {
+		if c.ready && now.Sub(c.started) >= cfg.HealthyAfter {
 			attempt = 0
+			starts = starts[:0]
 		}
 		starts = since(starts, now.Add(-cfg.CrashWindow))
 		if len(starts) >= cfg.CrashLoop {
@@ -370,6 +379,7 @@ func (p *Process) supervise(c *child) {
 		c = nc
 		switch err := p.waitReady(p.ctx, c); {
 		case err == nil:
+			c.ready = true
 			p.logf("%s ready again (pid %d)", cfg.Name, c.pid)
 		case errors.Is(err, errExited), errors.Is(err, errStopped):
 			// Handled at the top of the loop.

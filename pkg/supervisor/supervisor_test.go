@@ -504,6 +504,47 @@ func TestRestartAfterCrash(t *testing.T) {
 	}
 }
 
+// TestKilledHealthyChildIsNoCrashLoop kills a ready, healthy child more
+// often than CrashLoop allows: each run was healthy, so each restart comes
+// at once and the guard does not give up.
+func TestKilledHealthyChildIsNoCrashLoop(t *testing.T) {
+	t.Parallel()
+	cfg, dir, _ := testConfig(t, "serve")
+	cfg.Restart = true
+	cfg.CrashLoop = 2
+	cfg.HealthyAfter = 50 * time.Millisecond
+	cfg.MinBackoff = 20 * time.Millisecond
+	p := start(t, cfg)
+	for i := 1; i <= 5; i++ {
+		pid := p.PID()
+		time.Sleep(2 * cfg.HealthyAfter) // healthy: ready and up for HealthyAfter
+		proc, err := os.FindProcess(pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		proc.Kill()
+		waitFor(t, "the next restart", func() bool {
+			if p.Restarts() != i || p.PID() == 0 || p.PID() == pid {
+				return false
+			}
+			addr, err := os.ReadFile(filepath.Join(dir, "addr"))
+			if err != nil {
+				return false
+			}
+			got, err := greet(t.Context(), string(addr))
+			return err == nil && got == p.PID()
+		})
+	}
+	select {
+	case <-p.Done():
+		t.Fatalf("supervision gave up after kills of a healthy child: %v", p.Err())
+	default:
+	}
+	if err := p.Stop(t.Context()); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+}
+
 func TestCrashLoopGivesUp(t *testing.T) {
 	t.Parallel()
 	cfg, _, _ := testConfig(t, "crash-now")
