@@ -29,9 +29,8 @@ Examples:
 `
 
 func runBucket(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprint(stdout, bucketUsage)
-		return nil
+	if wantsHelp(args) {
+		return errHelp // run prints the usage
 	}
 	var (
 		dir, kmsKey                 string

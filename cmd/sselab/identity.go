@@ -34,9 +34,8 @@ Examples:
 `
 
 func runIdentity(args []string, stdout, _ io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprint(stdout, identityUsage)
-		return nil
+	if wantsHelp(args) {
+		return errHelp // run prints the usage
 	}
 	if args[0] != "of" {
 		return usageError{fmt.Errorf("unknown command 'identity %s'", args[0])}

@@ -34,9 +34,8 @@ Examples:
 `
 
 func runKey(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprint(stdout, keyUsage)
-		return nil
+	if wantsHelp(args) {
+		return errHelp // run prints the usage
 	}
 	var (
 		dir, file      string

@@ -73,7 +73,7 @@ func main() {
 // run dispatches to a subcommand and turns its error into one line on
 // stderr and an exit code: 2 for usage errors, 1 for everything else.
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if wantsHelp(args) || args[0] == "help" {
 		fmt.Fprint(stdout, usage)
 		return 0
 	}
@@ -136,6 +136,15 @@ func parse(fs *pflag.FlagSet, args []string, dir *string) error {
 		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
 	return resolveDir(dir)
+}
+
+// errHelp asks run to print the command's usage and exit 0.
+var errHelp = pflag.ErrHelp
+
+// wantsHelp reports whether a command with subcommands was given none, or
+// was asked for help.
+func wantsHelp(args []string) bool {
+	return len(args) == 0 || args[0] == "-h" || args[0] == "--help"
 }
 
 // parseFlags parses args; a flag error becomes a usage error, --help is

@@ -57,9 +57,8 @@ var minioCommands = map[string]func(args []string, stdout, stderr io.Writer) err
 }
 
 func runMinIO(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprint(stdout, minioUsage)
-		return nil
+	if wantsHelp(args) {
+		return errHelp // run prints the usage
 	}
 	run, ok := minioCommands[args[0]]
 	if !ok {

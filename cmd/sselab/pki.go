@@ -67,9 +67,8 @@ type pkiReport struct {
 }
 
 func runPKI(args []string, stdout, _ io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprint(stdout, pkiUsage)
-		return nil
+	if wantsHelp(args) {
+		return errHelp // run prints the usage
 	}
 	if args[0] != "show" {
 		return usageError{fmt.Errorf("unknown command 'pki %s'", args[0])}
