@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/sselab/sselab/pkg/lab"
 )
@@ -64,6 +65,13 @@ func printStatus(w io.Writer, st lab.Status) {
 	}
 	row("lab", st.Ready, fmt.Sprintf("pid %d", st.PID), st.Dir)
 	row("kes", st.KES.Up, st.KES.Endpoint, "KES "+st.KES.Version, st.KES.Error)
+	if v := st.Vault; v != nil {
+		last := ""
+		if v.LastError != "" {
+			last = "last error " + v.LastErrorAt.Local().Format(time.DateTime) + ": " + strings.TrimPrefix(v.LastError, "vault: ")
+		}
+		row("vault", v.OK(), v.Endpoint, v.State(), last)
+	}
 	row("keystore", st.KES.KeyStoreReachable, fmt.Sprintf("latency %d ms", st.KES.KeyStoreLatencyMS))
 	row("default key", st.Key.Present, st.Key.Name, st.Key.Error)
 	row("minio", st.MinIO.Ready, st.MinIO.Endpoint, fmt.Sprintf("pid %d, %d restarts", st.MinIO.PID, st.MinIO.Restarts), st.MinIO.Error)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sselab/sselab/pkg/lab"
 	"github.com/sselab/sselab/pkg/miniobin"
+	"github.com/sselab/sselab/pkg/vault"
 )
 
 const upUsage = `Usage: sselab up [flags]
@@ -37,11 +38,29 @@ Flags:
                              keystore, cache and keys from it; sselab still makes the TLS and
                              the identities and says what of the file it replaces; "-" goes
                              back to the keystore in DIR
+  --kms fs|vault             where KES keeps the keys: the keystore in DIR (fs, the default) or
+                             a KV engine of HashiCorp Vault or OpenBao (vault)
+
+Vault (with --kms vault; remembered, so a later 'up' needs none of them):
+  --vault-endpoint URL       Vault's address, e.g. https://127.0.0.1:8200
+  --vault-engine PATH        KV secrets engine mount path (default kv)
+  --vault-kv-version v1|v2   the engine's version (default: as mounted)
+  --vault-prefix PATH        path under the engine that holds the keys (default none)
+  --vault-namespace NS       Vault Enterprise / OpenBao namespace
+  --vault-ca FILE            CA certificate(s) of Vault's TLS certificate (default: system roots)
+  --vault-approle-id ID      AppRole role_id KES logs in with
+  --vault-approle-secret-file FILE
+                             file with the AppRole secret_id (or set $SSELAB_VAULT_APPROLE_SECRET);
+                             sselab keeps a copy in DIR/vault/secret-id (0600)
+  --vault-k8s-role ROLE      log in with Kubernetes auth instead, as this Vault role
+  --vault-k8s-jwt FILE       service account token (default the pod's token)
 
 Examples:
   sselab up
   sselab up --detach --address 127.0.0.1:0 --console-address 127.0.0.1:0 --kes-address 127.0.0.1:0
   sselab up --dir /tmp/lab --bucket photos --bucket backups --key photos-key
+  SSELAB_VAULT_APPROLE_SECRET=... sselab up --kms vault --vault-endpoint https://127.0.0.1:8200 \
+      --vault-ca vault-ca.pem --vault-engine kv --vault-prefix sselab --vault-approle-id ROLE_ID
 `
 
 func runUp(args []string, stdout, stderr io.Writer) error {
@@ -50,6 +69,9 @@ func runUp(args []string, stdout, stderr io.Writer) error {
 		minio     string
 		plainHTTP bool
 		detach    bool
+		v         lab.VaultOptions
+		approle   vault.AppRole
+		k8s       vault.Kubernetes
 	)
 	fs := newFlags("up", &o.Dir)
 	fs.StringVar(&minio, "minio", "", "")
@@ -61,12 +83,30 @@ func runUp(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&plainHTTP, "http", false, "")
 	fs.BoolVar(&detach, "detach", false, "")
 	fs.StringVar(&o.KESConfig, "kes-config", "", "")
+	fs.StringVar(&o.KMS, "kms", "", "")
+	fs.StringVar(&v.Endpoint, "vault-endpoint", "", "")
+	fs.StringVar(&v.Engine, "vault-engine", "", "")
+	fs.StringVar(&v.KVVersion, "vault-kv-version", "", "")
+	fs.StringVar(&v.Prefix, "vault-prefix", "", "")
+	fs.StringVar(&v.Namespace, "vault-namespace", "", "")
+	fs.StringVar(&v.CAFile, "vault-ca", "", "")
+	fs.StringVar(&approle.ID, "vault-approle-id", "", "")
+	fs.StringVar(&v.SecretFile, "vault-approle-secret-file", "", "")
+	fs.StringVar(&k8s.Role, "vault-k8s-role", "", "")
+	fs.StringVar(&k8s.JWTFile, "vault-k8s-jwt", "", "")
 	if err := parse(fs, args, &o.Dir); err != nil {
 		return err
 	}
 	if fs.Changed("http") {
 		o.HTTP = &plainHTTP
 	}
+	if approle != (vault.AppRole{}) || v.SecretFile != "" {
+		v.AppRole = &approle
+	}
+	if k8s != (vault.Kubernetes{}) {
+		v.Kubernetes = &k8s
+	}
+	o.Vault = &v
 	if detach {
 		return upDetached(o.Dir, args, stdout, stderr)
 	}
@@ -121,12 +161,16 @@ func printSummary(w io.Writer, dir string, st lab.State, c lab.Credentials) {
 	layout := lab.Layout{Root: dir}
 	row("S3 API", st.S3Endpoint, s3)
 	row("Console", st.ConsoleURL, "")
-	if st.KESConfig != "" {
+	switch {
+	case st.Vault != nil:
+		row("KES", st.KESEndpoint, "KES "+st.KESVersion+", mTLS, keys in Vault")
+		row("Vault", st.Vault.Where(), "")
+	case st.KESConfig != "":
 		row("KES", st.KESEndpoint, "KES "+st.KESVersion+", mTLS, keystore from "+st.KESConfig)
 		if len(st.KESReplaced) > 0 {
 			row("", "", "sselab replaced the file's "+strings.Join(st.KESReplaced, ", ")+" (see 'sselab up --help')")
 		}
-	} else {
+	default:
 		row("KES", st.KESEndpoint, "KES "+st.KESVersion+", mTLS, keystore "+layout.KeyStoreDir())
 	}
 	row("Root user", c.RootUser, "")

@@ -14,6 +14,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/sselab/sselab/pkg/pki"
+	"github.com/sselab/sselab/pkg/vault"
 )
 
 // ErrNotRunning reports that no lab runs on a directory.
@@ -100,6 +101,8 @@ type Info struct {
 	PID           int `json:"pid"`
 	MinIOPID      int `json:"minio_pid"`
 	MinIORestarts int `json:"minio_restarts"`
+	// Vault is the lab's latest check of Vault, when the keys live there.
+	Vault *vault.Health `json:"vault,omitempty"`
 }
 
 func writeInfo(w http.ResponseWriter, i Info) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sselab/sselab/internal/fsutil"
+	"github.com/sselab/sselab/pkg/vault"
 )
 
 // Settings are the choices made on the command line that a later `up` on
@@ -23,6 +24,10 @@ type Settings struct {
 	Buckets        []string `json:"buckets"`
 	HTTP           bool     `json:"http"`
 	KESConfig      string   `json:"kes_config,omitempty"`
+	// KMS is KMSVault when the keys live in Vault; empty for the
+	// keystore in DIR.
+	KMS   string        `json:"kms,omitempty"`
+	Vault *vault.Config `json:"vault,omitempty"`
 }
 
 // Credentials are MinIO's root credentials, random on first `up`.
@@ -34,23 +39,24 @@ type Credentials struct {
 // State describes a running lab. `up` writes it once the lab is ready and
 // removes it when the lab stops.
 type State struct {
-	PID            int       `json:"pid"`
-	Started        time.Time `json:"started"`
-	S3Endpoint     string    `json:"s3_endpoint"`
-	ConsoleURL     string    `json:"console_url"`
-	KESEndpoint    string    `json:"kes_endpoint"`
-	KESVersion     string    `json:"kes_version"`
-	KESConfig      string    `json:"kes_config,omitempty"`
-	KESReplaced    []string  `json:"kes_config_replaced,omitempty"`
-	CAFile         string    `json:"ca_file"`
-	Key            string    `json:"key"`
-	Buckets        []string  `json:"buckets"`
-	HTTP           bool      `json:"http"`
-	MinIOPath      string    `json:"minio_path"`
-	MinIOVersion   string    `json:"minio_version"`
-	MinIOPID       int       `json:"minio_pid"`
-	ControlAddress string    `json:"control_address"`
-	ControlToken   string    `json:"control_token"`
+	PID            int           `json:"pid"`
+	Started        time.Time     `json:"started"`
+	S3Endpoint     string        `json:"s3_endpoint"`
+	ConsoleURL     string        `json:"console_url"`
+	KESEndpoint    string        `json:"kes_endpoint"`
+	KESVersion     string        `json:"kes_version"`
+	KESConfig      string        `json:"kes_config,omitempty"`
+	KESReplaced    []string      `json:"kes_config_replaced,omitempty"`
+	Vault          *vault.Config `json:"vault,omitempty"`
+	CAFile         string        `json:"ca_file"`
+	Key            string        `json:"key"`
+	Buckets        []string      `json:"buckets"`
+	HTTP           bool          `json:"http"`
+	MinIOPath      string        `json:"minio_path"`
+	MinIOVersion   string        `json:"minio_version"`
+	MinIOPID       int           `json:"minio_pid"`
+	ControlAddress string        `json:"control_address"`
+	ControlToken   string        `json:"control_token"`
 }
 
 // readJSON decodes path into v. A missing file is reported as an error

@@ -5,10 +5,16 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/minio/kes"
 	"github.com/minio/kes/kesconf"
 	"gopkg.in/yaml.v3"
+
+	"github.com/sselab/sselab/embedded"
 )
 
 // kesFile is a KES server configuration file (the format of
@@ -51,6 +57,9 @@ func readKESFile(path string) (*kesFile, error) {
 	if !present["keystore"] {
 		return nil, fmt.Errorf("lab: --kes-config %s has no keystore section; add one (for example keystore: fs: path: ./keys, or vault: ...)", path)
 	}
+	if err := checkKeystoreKinds(path, doc); err != nil {
+		return nil, err
+	}
 	for _, o := range []struct{ key, what string }{
 		{"address", "address: sselab listens on --kes-address"},
 		{"admin", "admin: disabled; sselab's operator identity manages keys"},
@@ -86,8 +95,9 @@ func readKESFile(path string) (*kesFile, error) {
 	if err := yaml.NewEncoder(&buf).Encode(&root); err != nil {
 		return nil, fmt.Errorf("lab: --kes-config %s: %w", path, err)
 	}
+	lines := mapLines(buf.Bytes(), doc)
 	if f.file, err = kesconf.ReadFrom(&buf); err != nil {
-		return nil, fmt.Errorf("lab: --kes-config %s: %w", path, err)
+		return nil, fmt.Errorf("lab: --kes-config %s: %s", path, lines.explain(err))
 	}
 	if f.file.KeyStore == nil {
 		return nil, fmt.Errorf("lab: --kes-config %s has an empty keystore section", path)
@@ -120,4 +130,81 @@ func (f *kesFile) keys() []string {
 		names = append(names, k.Name)
 	}
 	return names
+}
+
+// keystoreKinds are the keystores kesconf v0.24.0 knows.
+var keystoreKinds = []string{"fs", "kes", "vault", "fortanix", "gemalto", "gcp", "aws", "azure", "entrust"}
+
+// checkKeystoreKinds names an unknown keystore kind, which kesconf would
+// only report as "no keystore specified".
+func checkKeystoreKinds(path string, doc *yaml.Node) error {
+	for i := 0; i+1 < len(doc.Content); i += 2 {
+		if doc.Content[i].Value != "keystore" {
+			continue
+		}
+		ks := doc.Content[i+1]
+		if ks.Kind != yaml.MappingNode {
+			return fmt.Errorf("lab: --kes-config %s line %d: keystore is not a mapping; write for example keystore: fs: path: ./keys", path, ks.Line)
+		}
+		for j := 0; j+1 < len(ks.Content); j += 2 {
+			if kind := ks.Content[j]; !slices.Contains(keystoreKinds, kind.Value) {
+				return fmt.Errorf("lab: --kes-config %s line %d: unknown keystore kind %q; KES %s knows %s", path, kind.Line, kind.Value, embedded.Version(), strings.Join(keystoreKinds, ", "))
+			}
+		}
+	}
+	return nil
+}
+
+// lineMap relates lines of the document kesconf reads (sselab's rewrite)
+// to the lines and fields of the user's file.
+type lineMap struct {
+	line  map[int]int    // rewritten line -> the file's line
+	field map[int]string // the file's line -> dotted field name
+}
+
+// mapLines walks the rewritten document (re-parsed from data) and the
+// user's document side by side: the sections sselab keeps come first in
+// the rewrite, in the file's order.
+func mapLines(data []byte, orig *yaml.Node) lineMap {
+	m := lineMap{line: map[int]int{}, field: map[int]string{}}
+	var again yaml.Node
+	if yaml.Unmarshal(data, &again) != nil || len(again.Content) == 0 {
+		return m
+	}
+	var walk func(a, b *yaml.Node, name string)
+	walk = func(a, b *yaml.Node, name string) {
+		m.line[a.Line] = b.Line
+		if name != "" {
+			m.field[b.Line] = name // the deepest field on the line wins
+		}
+		for i := 0; i < len(a.Content) && i < len(b.Content); i++ {
+			child := name
+			if b.Kind == yaml.MappingNode {
+				k := i - i%2
+				child = strings.TrimPrefix(name+"."+b.Content[k].Value, ".")
+			}
+			walk(a.Content[i], b.Content[i], child)
+		}
+	}
+	walk(again.Content[0], orig, "")
+	return m
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+)`)
+
+// explain rewrites an error of kesconf to name the user's line and field,
+// on one line.
+func (m lineMap) explain(err error) string {
+	msg := yamlLine.ReplaceAllStringFunc(err.Error(), func(s string) string {
+		n, _ := strconv.Atoi(strings.TrimPrefix(s, "line "))
+		orig, ok := m.line[n]
+		if !ok {
+			return s
+		}
+		if f := m.field[orig]; f != "" {
+			return fmt.Sprintf("line %d (%s)", orig, f)
+		}
+		return fmt.Sprintf("line %d", orig)
+	})
+	return strings.Join(strings.Fields(strings.ReplaceAll(msg, "yaml: unmarshal errors:", "")), " ")
 }

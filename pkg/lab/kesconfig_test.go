@@ -98,3 +98,36 @@ func TestReadKESFileRefuses(t *testing.T) {
 		t.Errorf("missing file: got %v", err)
 	}
 }
+
+func TestReadKESFileMalformed(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"bad duration after a replaced section",
+			"address: 0.0.0.0:7373\n# the cache\nkeystore:\n  fs:\n    path: ./k\ncache:\n  expiry:\n    any: abc\n",
+			[]string{"line 8 (cache.expiry.any)", "time.Duration"}},
+		{"bad list",
+			"keystore:\n  fs:\n    path: ./k\nkeys:\n  name: x\n",
+			[]string{"line 5 (keys", "cannot unmarshal"}},
+		{"unknown keystore kind",
+			"tls:\n  key: k\nkeystore:\n  mystery:\n    a: 1\n",
+			[]string{"line 4", `unknown keystore kind "mystery"`, "fs, kes, vault"}},
+		{"keystore not a mapping",
+			"keystore: fs\n",
+			[]string{"line 1", "keystore is not a mapping"}},
+		{"not YAML",
+			"keystore:\n  fs:\n    extra: [1\n",
+			[]string{"is not YAML", "line "}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "kes.yaml")
+			writeFile(t, path, tc.yaml)
+			_, err := readKESFile(path)
+			wantErrContains(t, err, tc.want...)
+			if err != nil && strings.Contains(err.Error(), "\n") {
+				t.Errorf("error is not one line: %q", err)
+			}
+		})
+	}
+}

@@ -21,6 +21,7 @@ import (
 //	  kes/keys/         KES's persistent keystore: losing it loses every object
 //	  kes/audit.log     one JSON line per KES request
 //	  kes/error.log
+//	  vault/secret-id   the AppRole secret_id with --kms vault (0600)
 //	  minio/data/       MinIO's drive
 //	  logs/minio.log    MinIO's output
 //	  logs/sselab.log   sselab's own output when started with --detach
@@ -87,3 +88,7 @@ func (l Layout) MinIOLog() string { return l.path("logs", "minio.log") }
 
 // SelfLog is the output of a detached sselab.
 func (l Layout) SelfLog() string { return l.path("logs", "sselab.log") }
+
+// VaultSecretFile keeps the AppRole secret_id of a lab whose keys are in
+// Vault.
+func (l Layout) VaultSecretFile() string { return l.path("vault", "secret-id") }

@@ -21,7 +21,7 @@ func checkModes(l Layout, warn io.Writer) error {
 	private, _ := filepath.Glob(filepath.Join(l.CertsDir(), "*.key"))
 	private = append(private,
 		filepath.Join(l.CertsDir(), "minio-tls", "private.key"),
-		l.CredentialsFile(), l.StateFile())
+		l.CredentialsFile(), l.StateFile(), l.VaultSecretFile())
 	if keys, err := os.ReadDir(l.KeyStoreDir()); err == nil {
 		for _, k := range keys {
 			private = append(private, filepath.Join(l.KeyStoreDir(), k.Name()))
@@ -35,7 +35,7 @@ func checkModes(l Layout, warn io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("lab: %w", err)
 		}
-		if fi.Mode().Perm()&0o077 != 0 {
+		if !privateMode(fi) {
 			return fmt.Errorf("lab: %s can be read by other users (mode %v); if they may have copied it, treat it as exposed; then run 'chmod 600 %s' and start again", f, fi.Mode().Perm(), f)
 		}
 	}
@@ -50,4 +50,10 @@ func checkModes(l Layout, warn io.Writer) error {
 		fmt.Fprintf(warn, "warning: %s was open to other users (mode %v); set to 0700\n", d, fi.Mode().Perm())
 	}
 	return nil
+}
+
+// privateMode reports whether only the owner can access the file, as far
+// as Unix modes tell; on Windows it is always true.
+func privateMode(fi fs.FileInfo) bool {
+	return !unixModes || fi.Mode().Perm()&0o077 == 0
 }

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/sselab/sselab/pkg/vault"
 )
 
 // Status is a health report of a running lab. Its JSON field names are
@@ -15,13 +18,15 @@ type Status struct {
 	Running bool   `json:"running"`
 	// Ready is true when KES, its keystore, MinIO and the default key all
 	// work and every bucket has default encryption.
-	Ready   bool         `json:"ready"`
-	PID     int          `json:"pid,omitempty"`
-	Started time.Time    `json:"started,omitzero"`
-	KES     KESStatus    `json:"kes"`
-	MinIO   MinIOStatus  `json:"minio"`
-	Key     KeyStatus    `json:"default_key"`
-	Buckets []BucketInfo `json:"buckets"`
+	Ready   bool      `json:"ready"`
+	PID     int       `json:"pid,omitempty"`
+	Started time.Time `json:"started,omitzero"`
+	KES     KESStatus `json:"kes"`
+	// Vault is set when KES keeps the keys in Vault.
+	Vault   *vault.Health `json:"vault,omitempty"`
+	MinIO   MinIOStatus   `json:"minio"`
+	Key     KeyStatus     `json:"default_key"`
+	Buckets []BucketInfo  `json:"buckets"`
 }
 
 // KESStatus reports the embedded KES server.
@@ -87,8 +92,16 @@ func (h *Handle) Status(ctx context.Context) Status {
 		}
 		st.Key.Present = true
 	})
+	if v := h.State.Vault; v != nil {
+		wg.Go(func() {
+			health := vault.Check(ctx, v)
+			st.Vault = &health
+		})
+	}
+	var info Info
 	wg.Go(func() {
-		if info, err := h.Info(ctx); err == nil {
+		var err error
+		if info, err = h.Info(ctx); err == nil {
 			st.MinIO.PID, st.MinIO.Restarts = info.MinIOPID, info.MinIORestarts
 		}
 		if err := probeReady(ctx, h.HTTPClient(), h.State.S3Endpoint); err != nil {
@@ -98,6 +111,11 @@ func (h *Handle) Status(ctx context.Context) Status {
 		st.MinIO.Ready = true
 	})
 	wg.Wait()
+	if st.Vault != nil && info.Vault != nil {
+		// The lab watches Vault all along: its last error outlives the
+		// outage, which this one check may have missed.
+		st.Vault.LastError, st.Vault.LastErrorAt = info.Vault.LastError, info.Vault.LastErrorAt
+	}
 
 	st.Buckets = make([]BucketInfo, len(h.State.Buckets))
 	encrypted := true
@@ -119,7 +137,7 @@ func (h *Handle) Status(ctx context.Context) Status {
 		st.Buckets[i].Encryption = enc
 		encrypted = encrypted && err == nil
 	}
-	st.Ready = st.KES.Up && st.KES.KeyStoreReachable && st.Key.Present && st.MinIO.Ready && encrypted
+	st.Ready = (st.Vault == nil || st.Vault.OK()) && st.KES.Up && st.KES.KeyStoreReachable && st.Key.Present && st.MinIO.Ready && encrypted
 	return st
 }
 
@@ -130,6 +148,8 @@ func (s Status) Err() error {
 		return nil
 	case !s.Running:
 		return notRunningError(s.Dir)
+	case s.Vault != nil && !s.Vault.OK():
+		return fmt.Errorf("lab: %s", strings.TrimPrefix(s.Vault.Error, "vault: "))
 	case !s.KES.Up:
 		return fmt.Errorf("lab: KES is not answering: %s", s.KES.Error)
 	case !s.KES.KeyStoreReachable:

@@ -26,6 +26,7 @@ import (
 	"github.com/sselab/sselab/pkg/miniobin"
 	"github.com/sselab/sselab/pkg/pki"
 	"github.com/sselab/sselab/pkg/supervisor"
+	"github.com/sselab/sselab/pkg/vault"
 )
 
 // Defaults for a lab's settings.
@@ -61,6 +62,12 @@ type Options struct {
 	// keystore in the state directory; "-" goes back to that one.
 	KESConfig string
 
+	// KMS chooses where KES keeps the keys: KMSFS (the keystore in DIR)
+	// or KMSVault; empty means as last time. Vault holds the --vault-*
+	// flags.
+	KMS   string
+	Vault *VaultOptions
+
 	// MinIO says where to find the MinIO server binary.
 	MinIO miniobin.Options
 
@@ -95,6 +102,8 @@ type Lab struct {
 
 	// kesFile is the --kes-config file, nil for the built-in keystore.
 	kesFile *kesFile
+	// vaultWatch follows Vault's seal state when the keys live there.
+	vaultWatch *vault.Watcher
 
 	stopReq  chan struct{}
 	stopOnce sync.Once
@@ -119,10 +128,27 @@ func Up(ctx context.Context, o Options) (l *Lab, err error) {
 	if err != nil {
 		return nil, err
 	}
+	warn := o.Log
+	if warn == nil {
+		warn = io.Discard
+	}
 	var kf *kesFile
-	if settings.KESConfig != "" {
+	switch {
+	case settings.KESConfig != "":
 		if kf, err = readKESFile(settings.KESConfig); err != nil {
 			return nil, err
+		}
+	case settings.KMS == KMSVault:
+		var secretFile string
+		if o.Vault != nil {
+			secretFile = o.Vault.SecretFile
+		}
+		report, err := prepareVault(ctx, layout, &settings, secretFile, warn)
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range report.Notes {
+			fmt.Fprintln(warn, "sselab: note:", n)
 		}
 	}
 
@@ -144,10 +170,6 @@ func Up(ctx context.Context, o Options) (l *Lab, err error) {
 	if err != nil {
 		lock.Release()
 		return nil, err
-	}
-	warn := o.Log
-	if warn == nil {
-		warn = io.Discard
 	}
 	if err := checkModes(layout, warn); err != nil {
 		lock.Release()
@@ -196,6 +218,9 @@ func Up(ctx context.Context, o Options) (l *Lab, err error) {
 	if err := l.publish(bin); err != nil {
 		return l, err
 	}
+	if settings.KMS == KMSVault {
+		l.watchVault(warn)
+	}
 	l.running.Store(true)
 	return l, nil
 }
@@ -224,6 +249,12 @@ func (l *Lab) startKES(ctx context.Context) (err error) {
 	cfg.OperatorIdentity = kesapi.Identity(l.pki.Operator.Identity())
 	cfg.ErrorLogFile = l.layout.KESErrorLog()
 	cfg.AuditLogFile = l.layout.KESAuditLog()
+	if l.settings.KMS == KMSVault {
+		if err := l.vaultKES(ctx, &cfg); err != nil {
+			cfg.Listener.Close()
+			return err
+		}
+	}
 	if f := l.kesFile; f != nil {
 		l.step("KES takes its keystore, cache and keys from %s; replaced by sselab:", f.path)
 		for _, o := range f.Overridden {
@@ -239,7 +270,7 @@ func (l *Lab) startKES(ctx context.Context) (err error) {
 		return err
 	}
 	l.state.KESEndpoint = "https://" + dialable(l.kes.Addr().String())
-	l.step("KES is serving on %s (keystore %s)", l.state.KESEndpoint, cfg.KeyStoreDir)
+	l.step("KES is serving on %s (%s)", l.state.KESEndpoint, keystoreName(l.layout, l.settings))
 
 	kc := kesapi.NewClientWithConfig(l.state.KESEndpoint, l.pki.ClientTLS(l.pki.Operator))
 	keys := []string{l.settings.Key}
@@ -345,11 +376,15 @@ func (l *Lab) publish(bin *miniobin.Binary) error {
 	if f := l.kesFile; f != nil {
 		l.state.KESConfig, l.state.KESReplaced = f.path, f.Replaced
 	}
+	l.state.Vault = l.settings.Vault
 	l.state.Key = l.settings.Key
 	l.state.Buckets = l.settings.Buckets
 	l.state.HTTP = l.settings.HTTP
 	l.state.ControlAddress, l.state.ControlToken = controlAddr, token
 	if err := writeJSON(l.layout.SettingsFile(), l.settings); err != nil {
+		return err
+	}
+	if err := saveVaultSecret(l.layout, l.settings); err != nil {
 		return err
 	}
 	return writeJSON(l.layout.StateFile(), l.state)
@@ -395,6 +430,7 @@ func (l *Lab) Stop() error {
 			}
 			scancel()
 		}
+		l.vaultWatch.Stop()
 		if l.minio != nil {
 			l.stopErr = l.minio.Stop(ctx)
 		}
@@ -428,6 +464,11 @@ func mergeSettings(layout Layout, o Options) (Settings, error) {
 	if err := readJSON(layout.SettingsFile(), &s); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return s, err
 	}
+	old := s
+	if old.Vault != nil {
+		v := *old.Vault
+		old.Vault = &v // mergeKMS changes s.Vault in place
+	}
 	pick := func(dst *string, given, def string) {
 		switch {
 		case given != "":
@@ -448,16 +489,11 @@ func mergeSettings(layout Layout, o Options) (Settings, error) {
 	if o.HTTP != nil {
 		s.HTTP = *o.HTTP
 	}
-	switch o.KESConfig {
-	case "":
-	case "-":
-		s.KESConfig = ""
-	default:
-		abs, err := filepath.Abs(o.KESConfig)
-		if err != nil {
-			return s, fmt.Errorf("lab: --kes-config: %w", err)
-		}
-		s.KESConfig = abs
+	if err := mergeKMS(&s, o); err != nil {
+		return s, err
+	}
+	if err := checkKeystoreKept(layout, old, s); err != nil {
+		return s, err
 	}
 
 	for _, a := range []struct{ flag, addr string }{
@@ -582,11 +618,12 @@ func extraHosts(s Settings) []string {
 
 // minioEnv is the child environment of MinIO: the caller's environment
 // without any MINIO_* variable (a stray MINIO_KMS_SECRET_KEY would clash
-// with KES), plus the root credentials and the KES connection. Secrets
+// with KES) and without the Vault secret MinIO has no use for, plus the root credentials and the KES connection. Secrets
 // travel here, never in MinIO's arguments.
 func minioEnv(base []string, c Credentials, kesEndpoint string, p *pki.PKI, key string) []string {
 	env := slices.DeleteFunc(slices.Clone(base), func(kv string) bool {
-		return len(kv) >= 6 && strings.EqualFold(kv[:6], "MINIO_") // Windows names ignore case
+		name, _, _ := strings.Cut(strings.ToUpper(kv), "=") // Windows names ignore case
+		return strings.HasPrefix(name, "MINIO_") || name == vault.SecretEnv
 	})
 	return append(env,
 		"MINIO_ROOT_USER="+c.RootUser,
@@ -649,7 +686,12 @@ func (l *Lab) serveControl(token string) (string, error) {
 			http.Error(w, "forbidden", http.StatusForbidden)
 			return
 		}
-		writeInfo(w, Info{PID: os.Getpid(), MinIOPID: l.minio.PID(), MinIORestarts: l.minio.Restarts()})
+		info := Info{PID: os.Getpid(), MinIOPID: l.minio.PID(), MinIORestarts: l.minio.Restarts()}
+		if l.vaultWatch != nil {
+			h := l.vaultWatch.Health()
+			info.Vault = &h
+		}
+		writeInfo(w, info)
 	})
 	l.control = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go l.control.Serve(ln)
