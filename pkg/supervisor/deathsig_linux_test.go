@@ -1,14 +1,8 @@
 package supervisor
 
 import (
-	"bufio"
-	"fmt"
-	"os"
-	"os/exec"
-	"strings"
 	"syscall"
 	"testing"
-	"time"
 )
 
 // TestChildDiesWithParent runs the test binary as a parent that supervises
@@ -16,57 +10,50 @@ import (
 // up), and checks that the grandchild dies too.
 func TestChildDiesWithParent(t *testing.T) {
 	t.Parallel()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(exe)
-	cmd.Env = childEnviron(envMode+"=parent", envDir+"="+t.TempDir())
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe() // the parent waits for it to close
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stdin.Close()
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Wait()
-	defer cmd.Process.Kill()
-
-	lines := make(chan string, 1)
-	go func() {
-		defer close(lines)
-		if sc := bufio.NewScanner(stdout); sc.Scan() {
-			lines <- sc.Text()
-		}
-	}()
-	var pid int
-	select {
-	case line, ok := <-lines:
-		if !ok {
-			t.Fatal("parent exited without starting the grandchild")
-		}
-		if _, err := fmt.Sscanf(line, "grandchild %d", &pid); err != nil {
-			t.Fatalf("parent said %q: %v", line, err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("timed out waiting for the parent to start the grandchild")
-	}
-	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
-	if !processAlive(pid) {
-		t.Fatalf("grandchild %d is not running", pid)
-	}
-
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {
-		t.Errorf("parent's Wait = %v, want killed", err)
-	}
+	parent, pid := startParent(t, t.TempDir())
+	killParent(t, parent)
 	waitGone(t, pid)
+}
+
+// TestGuardLinux checks that Linux uses the parent-death signal and no
+// watchdog, unless a watchdog is forced: then the watchdog alone, so that
+// a test of it cannot pass thanks to the signal.
+func TestGuardLinux(t *testing.T) {
+	t.Parallel()
+	w := &Watchdog{Command: []string{"/bin/true"}}
+	forced := &Watchdog{Command: []string{"/bin/true"}, Force: true}
+	tests := []struct {
+		name         string
+		watchdog     *Watchdog
+		pdeathsig    syscall.Signal
+		wantWatchdog bool
+	}{
+		{"no watchdog", nil, syscall.SIGKILL, false},
+		{"watchdog not forced", w, syscall.SIGKILL, false},
+		{"watchdog forced", forced, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Config.Watchdog is set (never nil) so that SetWatchdog,
+			// which no test calls, cannot change the outcome.
+			cfg := Config{Watchdog: tt.watchdog}
+			if cfg.Watchdog == nil {
+				cfg.Watchdog = &Watchdog{}
+			}
+			g, err := newGuard(&cfg, t.Logf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			attr := g.sysProcAttr()
+			if attr.Pdeathsig != tt.pdeathsig {
+				t.Errorf("Pdeathsig: got %v, want %v", attr.Pdeathsig, tt.pdeathsig)
+			}
+			if !attr.Setpgid {
+				t.Error("Setpgid: got false, want true")
+			}
+			if got := g.watchdog != nil; got != tt.wantWatchdog {
+				t.Errorf("watchdog used: got %v, want %v", got, tt.wantWatchdog)
+			}
+		})
+	}
 }

@@ -7,6 +7,12 @@
 // up. Stop asks the child to exit (SIGTERM, or CTRL_BREAK on Windows),
 // kills it after a grace period, and waits for it.
 //
+// The child does not outlive the supervising process, even one killed
+// with SIGKILL: on Linux the kernel kills it (a parent-death signal); on
+// other Unix systems a watchdog process does (see Watchdog); on Windows
+// it is in a job object that the system closes, killing it, when the
+// supervising process ends.
+//
 // Secrets for the child belong in Config.Env, never in Config.Args:
 // arguments are visible to every user of the machine.
 package supervisor
@@ -123,6 +129,13 @@ type Config struct {
 	// "minio exited (exit status 1), restarting in 400ms". It may be
 	// called from several goroutines, but not concurrently.
 	Logf func(format string, args ...any)
+
+	// Watchdog says how to start a watchdog process, which ends the child
+	// if this process dies without stopping it, on Unix systems without a
+	// parent-death signal (and on Linux if Watchdog.Force is set). It is
+	// not used on Windows. Default: the one given to SetWatchdog; if there
+	// is none either, the child outlives a killed supervisor there.
+	Watchdog *Watchdog
 }
 
 // withDefaults returns a copy of cfg with its zero values replaced by the
@@ -152,8 +165,9 @@ func setDefault[T int | time.Duration](v *T, def T) {
 
 // Process is a supervised child process, returned by Start.
 type Process struct {
-	cfg Config
-	out *tailWriter
+	cfg   Config
+	out   *tailWriter
+	guard *guard // ties the child's life to ours; closed by end
 
 	// ctx ends when Stop is called; it bounds the readiness probes of
 	// restarts.
@@ -215,6 +229,14 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 		}
 		file = f
 	}
+	g, err := newGuard(&p.cfg, p.logf)
+	if err != nil {
+		if file != nil {
+			file.Close()
+		}
+		return nil, err
+	}
+	p.guard = g
 	p.out = newTailWriter(cfg.TailLines, file, func(err error) {
 		p.logf("%s: writing log file failed, keeping only the last lines: %v", cfg.Name, err)
 	})
@@ -222,6 +244,7 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 	c, err := p.spawn()
 	if err != nil {
 		p.out.close()
+		p.guard.close()
 		return nil, err
 	}
 	if err := p.waitReady(ctx, c); err != nil {
@@ -232,6 +255,7 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 			p.stopChild(c, nil)
 		}
 		p.out.close()
+		p.guard.close()
 		return nil, err
 	}
 	c.ready = true
@@ -407,6 +431,7 @@ func (p *Process) end(err error) {
 	p.err = err
 	p.mu.Unlock()
 	p.out.close()
+	p.guard.close()
 	p.cancel()
 	close(p.done)
 }
@@ -436,7 +461,7 @@ func (p *Process) spawn() (*child, error) {
 	cmd.Stdout = p.out
 	cmd.Stderr = p.out
 	cmd.WaitDelay = drainDelay
-	cmd.SysProcAttr = sysProcAttr()
+	cmd.SysProcAttr = p.guard.sysProcAttr()
 
 	c := &child{cmd: cmd, exited: make(chan struct{})}
 	started := make(chan error, 1)
@@ -457,8 +482,23 @@ func (p *Process) spawn() (*child, error) {
 			started <- err
 			return
 		}
+		// Guard the child before it can be waited for: until then its
+		// pid (and process group id) cannot name another process.
+		release, err := p.guard.attach(cmd.Process)
+		if err != nil {
+			p.logf("%s (pid %d): %v; it would outlive this process if this process were killed", p.cfg.Name, cmd.Process.Pid, err)
+		}
 		started <- nil
 		c.err = cmd.Wait()
+		// The child is reaped; dismiss its watchdog (if any) before
+		// anyone learns that it exited, so that Stop returns with no
+		// process of ours left. If this process is killed between the
+		// two, the watchdog signals a process group that is gone (its id
+		// could name another group only if the pids wrapped around
+		// within that instant).
+		if release != nil {
+			release()
+		}
 		close(c.exited)
 	}()
 	if err := <-started; err != nil {

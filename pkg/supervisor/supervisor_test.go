@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
@@ -30,10 +31,20 @@ const (
 	envDelay      = "SUPERVISOR_TEST_DELAY_MS"   // serve: wait this long before listening
 	envCrashOnce  = "SUPERVISOR_TEST_CRASH_ONCE" // serve: exit 3 this many ms after listening, first run only
 	envSecret     = "SUPERVISOR_TEST_SECRET"     // print-env prints it
+	envWatchdog   = "SUPERVISOR_TEST_WATCHDOG"   // parent: 1 forces a watchdog (and a log file)
 	childLifetime = time.Minute                  // children exit by themselves after this, whatever happens
 )
 
+// watchdogArg, as the first argument, makes the test binary a watchdog:
+// test-binary watchdogArg [DIR] PGID. It writes its pid to DIR/watchdog.pid
+// if DIR is given, and runs RunWatchdog. The argument comes before the
+// environment, which a watchdog inherits from its supervisor.
+const watchdogArg = "supervisor-test-watchdog"
+
 func TestMain(m *testing.M) {
+	if len(os.Args) >= 3 && os.Args[1] == watchdogArg {
+		os.Exit(runTestWatchdog(os.Args[2:]))
+	}
 	if mode := os.Getenv(envMode); mode != "" {
 		os.Exit(runChild(mode))
 	}
@@ -140,8 +151,36 @@ func serve(dir string, sigs <-chan os.Signal, ignoreTerm bool) int {
 	}
 }
 
+// runTestWatchdog is the test binary's watchdog: args are [DIR] PGID.
+func runTestWatchdog(args []string) int {
+	pgid, err := strconv.Atoi(args[len(args)-1])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	if len(args) == 2 {
+		if err := writeFileAtomic(filepath.Join(args[0], "watchdog.pid"), strconv.Itoa(os.Getpid())); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+	}
+	if err := RunWatchdog(os.Stdin, os.Stderr, pgid); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// testWatchdog returns a forced watchdog that runs the test binary and
+// writes its pid to dir/watchdog.pid.
+func testWatchdog(exe, dir string) *Watchdog {
+	return &Watchdog{Command: []string{exe, watchdogArg, dir}, Force: true}
+}
+
 // runParent supervises a "serve" grandchild, prints "grandchild PID", and
-// waits until its stdin is closed.
+// waits until its stdin is closed. With envWatchdog=1 the grandchild is
+// guarded by a forced watchdog, which writes its pid to dir/watchdog.pid,
+// and its output (and the watchdog's) goes to dir/grandchild.log.
 func runParent(dir string) int {
 	exe, err := os.Executable()
 	if err != nil {
@@ -153,14 +192,19 @@ func runParent(dir string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	p, err := Start(context.Background(), Config{
+	cfg := Config{
 		Name:          "grandchild",
 		Path:          exe,
 		Env:           append(os.Environ(), envMode+"=serve", envDir+"="+gdir),
 		Ready:         probe(gdir),
 		ReadyInterval: 10 * time.Millisecond,
 		ReadyTimeout:  10 * time.Second,
-	})
+	}
+	if os.Getenv(envWatchdog) == "1" {
+		cfg.Watchdog = testWatchdog(exe, dir)
+		cfg.LogFile = filepath.Join(dir, "grandchild.log")
+	}
+	p, err := Start(context.Background(), cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -804,5 +848,78 @@ func TestBackoff(t *testing.T) {
 		if got != tt.want {
 			t.Errorf("backoff(attempt %d, r %v) = %v, want %v", tt.attempt, tt.r, got, tt.want)
 		}
+	}
+}
+
+// startParent runs the test binary as a parent (see runParent) that
+// supervises a "serve" grandchild, with dir as its directory and env added
+// to its environment. It returns the parent, still running, and the
+// grandchild's pid. Both are killed when the test ends.
+func startParent(t *testing.T, dir string, env ...string) (*exec.Cmd, int) {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe)
+	cmd.Env = append(childEnviron(envMode+"=parent", envDir+"="+dir), env...)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe() // the parent waits for it to close
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stdin.Close()
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+
+	lines := make(chan string, 1)
+	go func() {
+		defer close(lines)
+		if sc := bufio.NewScanner(stdout); sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	var pid int
+	select {
+	case line, ok := <-lines:
+		if !ok {
+			t.Fatal("parent exited without starting the grandchild")
+		}
+		if _, err := fmt.Sscanf(line, "grandchild %d", &pid); err != nil {
+			t.Fatalf("parent said %q: %v", line, err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("timed out waiting for the parent to start the grandchild")
+	}
+	t.Cleanup(func() {
+		if p, err := os.FindProcess(pid); err == nil {
+			p.Kill()
+		}
+	})
+	if !processAlive(pid) {
+		t.Fatalf("grandchild %d is not running", pid)
+	}
+	return cmd, pid
+}
+
+// killParent kills a parent started by startParent (SIGKILL on Unix,
+// TerminateProcess on Windows), so that it has no chance to clean up, and
+// waits for it.
+func killParent(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err == nil {
+		t.Error("parent's Wait = nil, want it killed")
 	}
 }
