@@ -1,7 +1,9 @@
 package lab
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -18,6 +20,9 @@ func TestLockDir(t *testing.T) {
 	l, err := lockDir(path)
 	if err != nil {
 		t.Fatalf("lockDir: %v", err)
+	}
+	if l.note != "" {
+		t.Errorf("note on a new lock file: got %q, want none", l.note)
 	}
 	if got, want := readPID(path), os.Getpid(); got != want {
 		t.Errorf("lock file holds pid %d, want %d", got, want)
@@ -38,7 +43,7 @@ func TestLockDir(t *testing.T) {
 	if !errors.Is(err, ErrLocked) {
 		t.Errorf("second lockDir: got %v, want it to wrap ErrLocked", err)
 	}
-	wantErrContains(t, err, "process "+strconv.Itoa(os.Getpid()), "'sselab down'", "--dir")
+	wantErrContains(t, err, "(process "+strconv.Itoa(os.Getpid())+", which is running)", "'sselab down'", "--dir")
 
 	l.Release()
 	if exists(t, path) {
@@ -52,6 +57,9 @@ func TestLockDir(t *testing.T) {
 	l2, err := lockDir(path)
 	if err != nil {
 		t.Fatalf("lockDir after Release: %v", err)
+	}
+	if l2.note != "" {
+		t.Errorf("note after a Release: got %q, want none (Release removes the file)", l2.note)
 	}
 	if !isLocked(path) {
 		t.Errorf("isLocked after relocking: got false, want true")
@@ -141,5 +149,67 @@ func TestReadPID(t *testing.T) {
 	}
 	if got := readPID(filepath.Join(dir, "missing")); got != 0 {
 		t.Errorf("readPID(missing): got %d, want 0", got)
+	}
+}
+
+// TestLockDirTakeover checks the note about the lock file found, for each
+// kind of content a lock that nobody holds may have.
+func TestLockDirTakeover(t *testing.T) {
+	t.Parallel()
+	// The parent (go test) is alive and does not hold the lock: a pid
+	// reused after the holder died looks like that.
+	alive := os.Getppid()
+	tests := []struct {
+		name, content, want string
+	}{
+		{"empty", "", ""},
+		{"garbage", "garbage\n", ""},
+		{"dead holder", "999999999\n", "lab: took over the lock of process 999999999, which is gone"},
+		{"reused pid", strconv.Itoa(alive) + "\n", fmt.Sprintf("lab: took over the lock of process %d, which no longer holds it", alive)},
+		{"our own pid", strconv.Itoa(os.Getpid()) + "\n", fmt.Sprintf("lab: took over the lock of process %d, which is gone", os.Getpid())},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "sselab.lock")
+			writeFile(t, path, tt.content)
+			l, err := lockDir(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Release()
+			if l.note != tt.want {
+				t.Errorf("note: got %q, want %q", l.note, tt.want)
+			}
+			var out bytes.Buffer
+			l.report(&out)
+			if want := tt.want + "\n"; tt.want != "" && out.String() != want {
+				t.Errorf("report: got %q, want %q", out.String(), want)
+			}
+			if tt.want == "" && out.Len() > 0 {
+				t.Errorf("report: got %q, want nothing", out.String())
+			}
+			l.report(nil) // discards
+		})
+	}
+	var nilLock *dirLock
+	nilLock.report(new(bytes.Buffer))
+}
+
+func TestHolder(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		pid  int
+		want string
+	}{
+		{0, "another process"},
+		{-3, "another process"},
+		{os.Getpid(), fmt.Sprintf("process %d, which is running", os.Getpid())},
+		{999999999, "process 999999999 is named in the lock file but is gone; another process holds the lock"},
+	}
+	for _, tt := range tests {
+		if got := holder(tt.pid); got != tt.want {
+			t.Errorf("holder(%d): got %q, want %q", tt.pid, got, tt.want)
+		}
 	}
 }

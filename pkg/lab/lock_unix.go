@@ -3,6 +3,7 @@
 package lab
 
 import (
+	"errors"
 	"os"
 	"syscall"
 )
@@ -17,4 +18,14 @@ func tryLock(f *os.File) error {
 func release(f *os.File, path string) {
 	os.Remove(path)
 	f.Close()
+}
+
+// processAlive reports whether a process with this pid exists (a zombie
+// counts: it has not been reaped yet).
+func processAlive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }

@@ -108,7 +108,7 @@ func TestLockFreedWhenHolderKilled(t *testing.T) {
 	if !errors.Is(err, ErrLocked) {
 		t.Errorf("got %v, want ErrLocked", err)
 	}
-	wantErrContains(t, err, "process "+strconv.Itoa(child))
+	wantErrContains(t, err, "(process "+strconv.Itoa(child)+", which is running)")
 	if !isLocked(path) {
 		t.Errorf("isLocked while the child holds it: got false, want true")
 	}
@@ -135,6 +135,11 @@ func TestLockFreedWhenHolderKilled(t *testing.T) {
 	defer l.Release()
 	if got := readPID(path); got != os.Getpid() {
 		t.Errorf("lock file after relocking: got pid %d, want %d", got, os.Getpid())
+	}
+	var out bytes.Buffer
+	l.report(&out)
+	if got, want := out.String(), "lab: took over the lock of process "+strconv.Itoa(child)+", which is gone\n"; got != want {
+		t.Errorf("report after taking over the killed child's lock: got %q, want %q", got, want)
 	}
 }
 

@@ -3,6 +3,7 @@
 package lab
 
 import (
+	"errors"
 	"os"
 
 	"golang.org/x/sys/windows"
@@ -25,4 +26,23 @@ func tryLock(f *os.File) error {
 func release(f *os.File, path string) {
 	f.Close()
 	os.Remove(path)
+}
+
+// processAlive reports whether a process with this pid is running. A
+// process we may not open (another user's) exists, so it counts as alive.
+func processAlive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	h, err := windows.OpenProcess(windows.PROCESS_QUERY_LIMITED_INFORMATION, false, uint32(pid))
+	if err != nil {
+		return errors.Is(err, windows.ERROR_ACCESS_DENIED)
+	}
+	defer windows.CloseHandle(h)
+	var code uint32
+	if err := windows.GetExitCodeProcess(h, &code); err != nil {
+		return true
+	}
+	const stillActive = 259 // STILL_ACTIVE; a process that exits with 259 is misread as running
+	return code == stillActive
 }
