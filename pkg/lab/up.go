@@ -166,6 +166,7 @@ func Up(ctx context.Context, o Options) (l *Lab, err error) {
 		}
 		return nil, err
 	}
+	lock.report(warn)
 	undo, err := snapshotDir(layout.Root, created)
 	if err != nil {
 		lock.Release()

@@ -146,14 +146,13 @@ func checkActive(ctx context.Context, c *Config, leader string) error {
 // wrong scheme, or no answer.
 func reachError(c *Config, err error) error {
 	var (
-		unknownCA  x509.UnknownAuthorityError
-		hostErr    x509.HostnameError
-		invalid    x509.CertificateInvalidError
-		verifyErr  *tls.CertificateVerificationError
-		recordErr  tls.RecordHeaderError
-		respErr    *vaultapi.ResponseError
-		caHint     = "pass --vault-ca FILE with the CA certificate that signed it"
-		schemeHint = "the endpoint speaks plain HTTP; use --vault-endpoint http://"
+		unknownCA x509.UnknownAuthorityError
+		hostErr   x509.HostnameError
+		invalid   x509.CertificateInvalidError
+		verifyErr *tls.CertificateVerificationError
+		recordErr tls.RecordHeaderError
+		respErr   *vaultapi.ResponseError
+		caHint    = "pass --vault-ca FILE with the CA certificate that signed it"
 	)
 	if c.CAFile != "" {
 		caHint = "check that --vault-ca " + c.CAFile + " holds the CA that signed it"
@@ -164,7 +163,7 @@ func reachError(c *Config, err error) error {
 	case errors.As(err, &unknownCA), errors.As(err, &verifyErr), errors.As(err, &invalid):
 		return fmt.Errorf("vault: Vault's TLS certificate at %s is not trusted (%s); %s", c.Endpoint, short(err), caHint)
 	case errors.As(err, &recordErr), strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
-		return fmt.Errorf("vault: %s does not speak TLS; %s%s", c.Endpoint, schemeHint, strings.TrimPrefix(c.Endpoint, "https://"))
+		return fmt.Errorf("vault: %s speaks plain HTTP, not TLS; use --vault-endpoint http://%s", c.Endpoint, strings.TrimPrefix(c.Endpoint, "https://"))
 	case errors.As(err, &respErr) && respErr.StatusCode == http.StatusBadRequest && strings.Contains(strings.Join(respErr.Errors, " "), "HTTPS"):
 		return fmt.Errorf("vault: %s speaks TLS; use --vault-endpoint https://%s", c.Endpoint, strings.TrimPrefix(c.Endpoint, "http://"))
 	case errors.As(err, &respErr):
@@ -218,7 +217,7 @@ func checkMount(ctx context.Context, c *Config, client *vaultapi.Client, r *Repo
 	var respErr *vaultapi.ResponseError
 	switch {
 	case errors.As(err, &respErr) && respErr.StatusCode == http.StatusForbidden:
-		return fmt.Errorf("vault: Vault at %s shows no secrets engine at %s/ to this login: either nothing is mounted there or the policy grants nothing below it; check --vault-engine, 'vault secrets list', and the policy (README: Vault)", c.Endpoint, c.Engine)
+		return fmt.Errorf("vault: Vault at %s shows no secrets engine at %s/ to this login: either nothing is mounted there or the policy grants nothing below it; check --vault-engine, 'vault secrets list', and the policy (see README: Vault and OpenBao)", c.Endpoint, c.Engine)
 	case errors.As(err, &respErr) && (respErr.StatusCode == http.StatusNotFound || respErr.StatusCode == http.StatusBadRequest):
 		return fmt.Errorf("vault: no secrets engine is mounted at %s/ on Vault at %s; enable one with %s or pass --vault-engine", c.Engine, c.Endpoint, enable)
 	case err != nil:
@@ -261,7 +260,7 @@ func probePolicy(ctx context.Context, c *Config, client *vaultapi.Client) (err e
 	denied := func(op, p string, err error) error {
 		var respErr *vaultapi.ResponseError
 		if errors.As(err, &respErr) && respErr.StatusCode == http.StatusForbidden {
-			return fmt.Errorf("vault: Vault's policy for this login does not allow %s on %s; grant %s (README: Vault)", op, p, PolicyHint(c))
+			return fmt.Errorf("vault: Vault's policy for this login does not allow %s on %s; grant %s (see README: Vault and OpenBao)", op, p, PolicyHint(c))
 		}
 		if errors.As(err, &respErr) && respErr.StatusCode == http.StatusServiceUnavailable {
 			return sealedOr(c, respErr)
