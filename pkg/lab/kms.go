@@ -241,10 +241,14 @@ func saveVaultSecret(layout Layout, s Settings) error {
 // vaultKES configures the embedded KES for the keys in Vault.
 func (l *Lab) vaultKES(ctx context.Context, cfg *embedded.Config) error {
 	v := l.settings.Vault
-	ks, err := v.KeyStore().Connect(ctx)
+	// KES's Vault client watches the seal state and renews its token for
+	// as long as this context lives: the lab's lifetime, not Up's. Stop
+	// closes the keystore, which ends both.
+	ks, err := v.KeyStore().Connect(context.WithoutCancel(ctx))
 	if err != nil {
 		return fmt.Errorf("lab: KES cannot use Vault at %s: %w", v.Endpoint, err)
 	}
+	l.vaultStore = ks
 	cfg.KeyStore, cfg.Cache = ks, VaultCache
 	l.step("KES keeps its keys in Vault: %s", v.Where())
 	return nil

@@ -102,7 +102,9 @@ type Lab struct {
 
 	// kesFile is the --kes-config file, nil for the built-in keystore.
 	kesFile *kesFile
-	// vaultWatch follows Vault's seal state when the keys live there.
+	// vaultStore is KES's Vault keystore and vaultWatch follows Vault's
+	// seal state, when the keys live there.
+	vaultStore io.Closer
 	vaultWatch *vault.Watcher
 
 	stopReq  chan struct{}
@@ -439,6 +441,9 @@ func (l *Lab) Stop() error {
 			if err := l.kes.Close(); l.stopErr == nil {
 				l.stopErr = err
 			}
+		}
+		if l.vaultStore != nil {
+			l.vaultStore.Close()
 		}
 		if l.state.PID != 0 {
 			os.Remove(l.layout.StateFile())

@@ -52,9 +52,8 @@ func newClient(c *Config, timeout time.Duration) (*vaultapi.Client, error) {
 	}
 	client.ClearToken() // never a stray $VAULT_TOKEN: KES logs in itself
 	if c.Namespace != "" {
+		// Without one, $VAULT_NAMESPACE applies, as it does to KES.
 		client.SetNamespace(c.Namespace)
-	} else {
-		client.ClearNamespace()
 	}
 	return client, nil
 }
@@ -200,7 +199,7 @@ func login(ctx context.Context, c *Config, client *vaultapi.Client) error {
 	case errors.As(err, &respErr) && respErr.StatusCode == http.StatusServiceUnavailable:
 		return sealedOr(c, respErr)
 	case err != nil:
-		return fmt.Errorf("vault: Vault refused the %s login (%s); %s", what, short(err), fix)
+		return fmt.Errorf("vault: Vault refused the %s login at auth/%s (%s); %s, and that %s auth is enabled at auth/%s", what, mount, short(err), fix, what, mount)
 	case secret == nil || secret.Auth == nil || secret.Auth.ClientToken == "":
 		return fmt.Errorf("vault: the %s login at %s returned no token; %s", what, c.Endpoint, fix)
 	}
