@@ -18,13 +18,28 @@ const DirPerm fs.FileMode = 0o700
 // PrivatePerm is the mode of private keys, credentials and state files.
 const PrivatePerm fs.FileMode = 0o600
 
-// MkdirPrivate creates dir and any missing parents with mode 0700.
-// Directories that already exist keep their mode.
+// MkdirPrivate creates dir and any missing parents with mode 0700; on
+// Windows, a dir it creates gets an access list for its owner only, which
+// what is created inside inherits. Directories that already exist keep
+// their mode and access list.
 func MkdirPrivate(dir string) error {
+	_, statErr := os.Stat(dir)
 	if err := os.MkdirAll(dir, DirPerm); err != nil {
 		return fmt.Errorf("fsutil: %w", err)
 	}
+	if errors.Is(statErr, fs.ErrNotExist) {
+		return ownerOnly(dir, true)
+	}
 	return nil
+}
+
+// restrict gives a private file (perm without group or other bits) an
+// access list for its owner only on Windows, before any data is written.
+func restrict(path string, perm fs.FileMode) error {
+	if perm&0o077 != 0 {
+		return nil
+	}
+	return ownerOnly(path, false)
 }
 
 // WriteFile atomically replaces path with data and the mode perm. Readers
@@ -48,6 +63,9 @@ func WriteFile(path string, data []byte, perm fs.FileMode) (err error) {
 	}()
 	if err = f.Chmod(perm); err != nil {
 		return fmt.Errorf("fsutil: %w", err)
+	}
+	if err = restrict(tmp, perm); err != nil {
+		return err
 	}
 	if _, err = f.Write(data); err != nil {
 		return fmt.Errorf("fsutil: write %s: %w", path, err)
@@ -80,6 +98,9 @@ func WriteStaged(path string, data []byte, perm fs.FileMode) (err error) {
 	}()
 	if err := f.Chmod(perm); err != nil { // perm regardless of the umask
 		return fmt.Errorf("fsutil: %w", err)
+	}
+	if err := restrict(path, perm); err != nil {
+		return err
 	}
 	if _, err := f.Write(data); err != nil {
 		return fmt.Errorf("fsutil: write %s: %w", path, err)
