@@ -68,6 +68,11 @@ type KESTarget struct {
 	TLS *tls.Config
 	// Key is the existing KES key to generate and decrypt with.
 	Key string
+	// Transport, if set, carries the requests instead of a transport with
+	// a kept-alive HTTP/1.1 connection per worker; for example the one
+	// kes.NewClientWithConfig makes, which MinIO uses. TLS is then
+	// ignored.
+	Transport http.RoundTripper
 }
 
 // Options configure Run. Zero values take the defaults.
@@ -312,13 +317,18 @@ func (r *runner) progress(label string, start time.Time) (stop func()) {
 	return func() { close(done); <-stopped }
 }
 
-// transport returns an HTTP transport for n concurrent workers: it keeps
-// a connection per worker open, so a run measures requests and not TLS
-// handshakes.
+// transport returns an HTTP/1.1 transport for n concurrent workers: it
+// keeps a connection per worker open, so a run measures requests and not
+// TLS handshakes.
 func transport(cfg *tls.Config, n int) *http.Transport {
-	if cfg != nil {
-		cfg = cfg.Clone()
+	if cfg == nil {
+		cfg = &tls.Config{}
 	}
+	cfg = cfg.Clone()
+	// This transport speaks HTTP/1.1 only: offer only that, whatever
+	// another transport sharing cfg may have added (an HTTP/2 transport
+	// appends "h2" to its config's NextProtos).
+	cfg.NextProtos = []string{"http/1.1"}
 	return &http.Transport{
 		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConns:          2 * n,

@@ -23,10 +23,11 @@ func newKESClient(t KESTarget, workers int) (*kesapi.Client, error) {
 	if t.Key == "" {
 		return nil, fmt.Errorf("bench: no KES key to generate and decrypt with")
 	}
-	return &kesapi.Client{
-		Endpoints:  []string{t.Endpoint},
-		HTTPClient: http.Client{Transport: transport(t.TLS, workers)},
-	}, nil
+	var rt http.RoundTripper = transport(t.TLS, workers)
+	if t.Transport != nil {
+		rt = t.Transport
+	}
+	return &kesapi.Client{Endpoints: []string{t.Endpoint}, HTTPClient: http.Client{Transport: rt}}, nil
 }
 
 // runKES measures KES generate, then decrypt of one data key.

@@ -419,3 +419,26 @@ func TestReportJSON(t *testing.T) {
 		t.Errorf("JSON:\ngot  %s\nwant %s", got, want)
 	}
 }
+
+// TestRunKESWithSharedH2Config: a TLS config that an HTTP/2 transport
+// changed (it appends "h2" to NextProtos) must not make bench's HTTP/1.1
+// transport offer HTTP/2 to a server that speaks it.
+func TestRunKESWithSharedH2Config(t *testing.T) {
+	t.Parallel()
+	f := &fakeKES{key: "bench-key"}
+	srv := httptest.NewUnstartedServer(f)
+	srv.EnableHTTP2 = true
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	cfg := srv.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+	cfg.NextProtos = []string{"h2", "http/1.1"}
+	target := KESTarget{Endpoint: srv.URL, TLS: cfg, Key: f.key}
+	rep, err := Run(t.Context(), nil, &target, quick())
+	if err != nil || len(rep.KES) != 2 {
+		t.Fatalf("Run against an HTTP/2 server with an h2 TLS config: %v", err)
+	}
+	if !slices.Equal(cfg.NextProtos, []string{"h2", "http/1.1"}) {
+		t.Errorf("the caller's TLS config was changed: NextProtos %v", cfg.NextProtos)
+	}
+}

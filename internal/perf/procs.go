@@ -1,0 +1,385 @@
+package perf
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/minio/minio-go/v7/pkg/sse"
+)
+
+// stopTimeout is how long a process may take to stop after SIGTERM
+// before it is killed.
+const stopTimeout = 30 * time.Second
+
+// readyTimeout bounds every wait for a server to become ready.
+const readyTimeout = 2 * time.Minute
+
+// proc is a child process whose output goes to a log file.
+type proc struct {
+	cmd  *exec.Cmd
+	log  string
+	done chan struct{}
+	err  error
+}
+
+// start runs name with args and env (added to a copy of the
+// environment without MINIO_ variables), its output to logFile.
+func start(name string, args, env []string, logFile string) (*proc, error) {
+	out, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("perf: %w", err)
+	}
+	defer out.Close() // the child has its own copy
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(cleanEnv(), env...)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("perf: start %s: %w", filepath.Base(name), err)
+	}
+	p := &proc{cmd: cmd, log: logFile, done: make(chan struct{})}
+	go func() { p.err = cmd.Wait(); close(p.done) }()
+	return p, nil
+}
+
+// cleanEnv is the environment without MINIO_ and SSELAB_ variables, so
+// that both sides of a comparison get exactly what the harness gives.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(strings.ToUpper(kv), "=")
+		if !strings.HasPrefix(name, "MINIO_") && !strings.HasPrefix(name, "SSELAB_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// exited reports whether the process has ended.
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// lastLines returns the end of the process's log, for error messages.
+func (p *proc) lastLines() string {
+	data, _ := os.ReadFile(p.log)
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	return strings.Join(lines[max(0, len(lines)-10):], "\n")
+}
+
+// stop asks the process to stop with SIGTERM and kills it if it has not
+// ended after stopTimeout.
+func (p *proc) stop() error {
+	if p.exited() {
+		return nil
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		p.cmd.Process.Kill() // no SIGTERM on Windows
+	}
+	select {
+	case <-p.done:
+		return nil
+	case <-time.After(stopTimeout):
+		p.cmd.Process.Kill()
+		<-p.done
+		return fmt.Errorf("perf: %s did not stop within %v of SIGTERM", filepath.Base(p.cmd.Path), stopTimeout)
+	}
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("perf: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// secret returns n random bytes in base64.
+func secret(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// poll calls f every interval until it succeeds, ctx ends or
+// readyTimeout passes, and returns f's last error in that case.
+func poll(ctx context.Context, p *proc, interval time.Duration, f func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	for {
+		err := f(ctx)
+		if err == nil {
+			return nil
+		}
+		if p != nil && p.exited() {
+			return fmt.Errorf("perf: %s exited: %v\n%s", filepath.Base(p.cmd.Path), p.err, p.lastLines())
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("perf: not ready after %v: %w", readyTimeout, err)
+		case <-time.After(interval):
+		}
+	}
+}
+
+// MinIOOptions describe a bare MinIO: one drive, a static KMS key
+// (MINIO_KMS_SECRET_KEY), the same environment the lab gives its MinIO
+// except for the KMS.
+type MinIOOptions struct {
+	// Binary is the MinIO server binary.
+	Binary string
+	// Dir holds the drive (Dir/data) and the log (Dir/minio.log).
+	Dir string
+	// CertsDir, if set, is MinIO's --certs-dir: S3 over TLS.
+	CertsDir string
+	// KeyName is the name of the static KMS key. Default: "bench-key".
+	KeyName string
+}
+
+// MinIO is a running bare MinIO.
+type MinIO struct {
+	// Endpoint is the S3 API URL.
+	Endpoint string
+	// User and Password are the root credentials.
+	User, Password string
+	// KeyName is the static KMS key's name.
+	KeyName string
+	// PID is the MinIO process's id.
+	PID int
+
+	proc *proc
+}
+
+// Stop stops MinIO.
+func (m *MinIO) Stop() error { return m.proc.stop() }
+
+// launchMinIO starts a bare MinIO without waiting for it.
+func launchMinIO(o MinIOOptions) (*MinIO, error) {
+	if o.KeyName == "" {
+		o.KeyName = "bench-key"
+	}
+	port, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	console, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	scheme := "http"
+	args := []string{"server", filepath.Join(o.Dir, "data"),
+		"--address", fmt.Sprint("127.0.0.1:", port), "--console-address", fmt.Sprint("127.0.0.1:", console)}
+	if o.CertsDir != "" {
+		scheme = "https"
+		args = append(args, "--certs-dir", o.CertsDir)
+	}
+	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("perf: %w", err)
+	}
+	m := &MinIO{Endpoint: fmt.Sprintf("%s://127.0.0.1:%d", scheme, port), User: "perfadmin", Password: secret(18), KeyName: o.KeyName}
+	// Secrets go through the environment, never argv.
+	m.proc, err = start(o.Binary, args, []string{
+		"MINIO_ROOT_USER=" + m.User,
+		"MINIO_ROOT_PASSWORD=" + m.Password,
+		"MINIO_KMS_SECRET_KEY=" + o.KeyName + ":" + secret(32),
+		"MINIO_UPDATE=off",
+		"MINIO_CALLHOME_ENABLE=off",
+	}, filepath.Join(o.Dir, "minio.log"))
+	if err != nil {
+		return nil, err
+	}
+	m.PID = m.proc.cmd.Process.Pid
+	return m, nil
+}
+
+// client returns a minio-go client for m over transport.
+func (m *MinIO) client(transport http.RoundTripper) (*minio.Client, error) {
+	host := strings.TrimPrefix(strings.TrimPrefix(m.Endpoint, "https://"), "http://")
+	c, err := minio.New(host, &minio.Options{
+		Creds:     credentials.NewStaticV4(m.User, m.Password, ""),
+		Secure:    strings.HasPrefix(m.Endpoint, "https://"),
+		Transport: transport,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("perf: %w", err)
+	}
+	return c, nil
+}
+
+// StartMinIO starts a bare MinIO and returns once its S3 API serves a
+// signed request. transport carries the probes (and must trust the
+// certificate in o.CertsDir).
+func StartMinIO(ctx context.Context, o MinIOOptions, transport http.RoundTripper) (*MinIO, error) {
+	m, err := launchMinIO(o)
+	if err != nil {
+		return nil, err
+	}
+	c, err := m.client(transport)
+	if err == nil {
+		err = poll(ctx, m.proc, 10*time.Millisecond, func(ctx context.Context) error {
+			_, err := c.ListBuckets(ctx)
+			return err
+		})
+	}
+	if err != nil {
+		m.Stop()
+		return nil, err
+	}
+	return m, nil
+}
+
+// BareSpawn is how long a bare MinIO took from spawn to each state.
+type BareSpawn struct {
+	// Health is until /minio/health/ready answered 200. Bucket calls may
+	// still fail then with XMinioServerNotInitialized.
+	Health time.Duration
+	// S3 is until the S3 API served a signed request (ListBuckets): the
+	// time the comparisons use.
+	S3 time.Duration
+	// Bucket is until it had also created a bucket with default SSE-KMS,
+	// the work sselab's readiness includes.
+	Bucket time.Duration
+}
+
+// SpawnBareMinIO starts a bare MinIO over plain HTTP on a fresh
+// directory under dir, times it until it is ready (polling every 5 ms),
+// and stops it.
+func SpawnBareMinIO(ctx context.Context, binary, dir string) (BareSpawn, error) {
+	var s BareSpawn
+	start := time.Now()
+	m, err := launchMinIO(MinIOOptions{Binary: binary, Dir: dir})
+	if err != nil {
+		return s, err
+	}
+	defer m.Stop()
+	httpc := &http.Client{Timeout: time.Second}
+	err = poll(ctx, m.proc, 5*time.Millisecond, func(ctx context.Context) error {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, m.Endpoint+"/minio/health/ready", nil)
+		resp, err := httpc.Do(req)
+		if err != nil {
+			return err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return errors.New(resp.Status)
+		}
+		return nil
+	})
+	if err != nil {
+		return s, err
+	}
+	s.Health = time.Since(start)
+	c, err := m.client(http.DefaultTransport)
+	if err != nil {
+		return s, err
+	}
+	err = poll(ctx, m.proc, 5*time.Millisecond, func(ctx context.Context) error {
+		_, err := c.ListBuckets(ctx)
+		return err
+	})
+	if err != nil {
+		return s, err
+	}
+	s.S3 = time.Since(start)
+	if err := c.MakeBucket(ctx, "encrypted", minio.MakeBucketOptions{}); err != nil {
+		return s, fmt.Errorf("perf: bare MinIO: %w", err)
+	}
+	if err := c.SetBucketEncryption(ctx, "encrypted", sse.NewConfigurationSSEKMS(m.KeyName)); err != nil {
+		return s, fmt.Errorf("perf: bare MinIO: %w", err)
+	}
+	s.Bucket = time.Since(start)
+	return s, m.Stop()
+}
+
+// freePortFlags are the `sselab up` flags that pick free ports.
+var freePortFlags = []string{"--address", "127.0.0.1:0", "--console-address", "127.0.0.1:0", "--kes-address", "127.0.0.1:0"}
+
+// SpawnSselab runs `sselab up` on dir with minio, times it until it
+// prints that the lab is ready, and stops it (SIGTERM: MinIO, then KES).
+func SpawnSselab(ctx context.Context, sselab, minio, dir string) (time.Duration, error) {
+	cmd := exec.CommandContext(ctx, sselab, append([]string{"up", "--dir", dir}, freePortFlags...)...)
+	cmd.Env = append(cleanEnv(), "SSELAB_MINIO="+minio)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return 0, fmt.Errorf("perf: %w", err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return 0, fmt.Errorf("perf: start sselab: %w", err)
+	}
+	p := &proc{cmd: cmd, done: make(chan struct{})}
+	ready := make(chan time.Duration, 1)
+	go func() {
+		// The summary holds the root password: it is read, never kept.
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "the lab is ready") {
+				ready <- time.Since(start)
+			}
+		}
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	select {
+	case d := <-ready:
+		return d, p.stop()
+	case <-p.done:
+		return 0, fmt.Errorf("perf: sselab up ended before it was ready: %v\n%s", p.err, stderr.String())
+	case <-time.After(readyTimeout):
+		p.stop()
+		return 0, fmt.Errorf("perf: sselab up not ready after %v", readyTimeout)
+	}
+}
+
+// RSS returns the resident set size (VmRSS) and its peak (VmHWM) of
+// process pid in bytes, from /proc/PID/status (Linux only).
+func RSS(pid int) (rss, peak int64, err error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, fmt.Errorf("perf: resident memory of process %d: %w", pid, err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		name, value, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		var kb int64
+		if _, err := fmt.Sscanf(strings.TrimSpace(value), "%d kB", &kb); err != nil {
+			continue
+		}
+		switch name {
+		case "VmRSS":
+			rss = kb << 10
+		case "VmHWM":
+			peak = kb << 10
+		}
+	}
+	if rss == 0 {
+		return 0, 0, fmt.Errorf("perf: no VmRSS in /proc/%d/status", pid)
+	}
+	return rss, peak, nil
+}
