@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -23,8 +24,9 @@ files only, so the lab need not run.
 A certificate that expires within 30 days is marked WARN; the next
 'sselab up' renews it (leaf certificates keep their key, so their KES
 identity does not change). An expired certificate is marked EXPIRED and
-the command exits 1. The lab CA is never renewed: when it expires, start
-a new lab in another directory.
+the command exits 1. The lab CA is never renewed: when it expires, move
+DIR/certs aside and run 'sselab up': it makes a new CA and certificates
+and keeps the keys and data (clients must then trust the new ca.crt).
 
 Flags:
   --dir DIR   state directory of the lab
@@ -177,7 +179,7 @@ func printPKI(w io.Writer, r pkiReport) {
 			mark, color = "WARN", colorYellow
 			note = "  expires in less than 30 days; the next 'sselab up' renews it"
 			if c.Role == pki.RoleCA {
-				note = "  expires in less than 30 days; a lab CA is not renewed: plan a new lab directory"
+				note = "  expires in less than 30 days; a lab CA is not renewed: plan to move the certs directory aside for a new one"
 			}
 		case certExpired:
 			mark, color = "EXPIRED", colorRed
@@ -208,8 +210,8 @@ func pkiProblem(r pkiReport, dir string) error {
 		switch c.Status {
 		case certExpired:
 			if c.Role == pki.RoleCA {
-				return fmt.Errorf("the lab CA %s expired at %s; a lab CA is never renewed: start a new lab with 'sselab up --dir NEWDIR' (and point clients at its CA)",
-					c.Path, c.NotAfter.Format(time.RFC3339))
+				return fmt.Errorf("the lab CA %s expired at %s; a lab CA is never renewed: move %s aside and run 'sselab up' again for a new CA (keys and data are kept; point clients at the new ca.crt)",
+					c.Path, c.NotAfter.Format(time.RFC3339), filepath.Dir(c.Path))
 			}
 			expired = append(expired, c.Role)
 		case certNotYetValid:

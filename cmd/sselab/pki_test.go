@@ -147,7 +147,7 @@ func TestPKIShowExpiredCA(t *testing.T) {
 	if code != 1 || marks(out)[pki.RoleCA] != "EXPIRED" {
 		t.Errorf("exit %d, ca mark %q; want 1 and EXPIRED", code, marks(out)[pki.RoleCA])
 	}
-	want := "a lab CA is never renewed: start a new lab with 'sselab up --dir NEWDIR'"
+	want := "a lab CA is never renewed: move " + filepath.Join(dir, "certs") + " aside and run 'sselab up' again"
 	if !strings.Contains(errOut, want) || strings.Count(errOut, "\n") != 1 {
 		t.Errorf("stderr: got %q, want one line containing %q", errOut, want)
 	}
@@ -213,7 +213,7 @@ func TestPKIShowErrors(t *testing.T) {
 	}{
 		{"no PKI", []string{"show", "--dir", empty}, 1,
 			"sselab: no PKI in " + filepath.Join(empty, "certs") + " yet; run 'sselab up --dir " + empty + "' first, it creates one"},
-		{"broken file", []string{"show", "--dir", broken}, 1, "sselab: pki: " + brokenFile + ": data before the PEM block"},
+		{"broken file", []string{"show", "--dir", broken}, 1, "sselab: pki: " + brokenFile + ": data before the PEM block; remove " + brokenFile + " and run 'sselab up' again: it issues a new certificate for the same key and identity"},
 		{"unknown subcommand", []string{"list"}, 2, "sselab: unknown command 'pki list'; see 'sselab pki --help'"},
 		{"stray argument", []string{"show", "--dir", empty, "x"}, 2, `sselab: unexpected argument "x"; see 'sselab pki --help'`},
 	}

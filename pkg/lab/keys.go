@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"strings"
 
 	kesapi "github.com/minio/kms-go/kes"
@@ -29,9 +31,36 @@ func (h *Handle) CreateKey(ctx context.Context, name string) error {
 		if errors.Is(err, kesapi.ErrKeyExists) {
 			return fmt.Errorf("lab: key %s already exists; pick another name", name)
 		}
-		return fmt.Errorf("lab: create key %s: %w", name, err)
+		return h.explainKeystore(fmt.Errorf("lab: create key %s: %w", name, err))
 	}
 	return nil
+}
+
+// explainKeystore adds the cause KES does not give when a key cannot be
+// stored: with the keystore in DIR, it tries a write there itself, and
+// names the file system's error (disk full, read-only) and the fix.
+func (h *Handle) explainKeystore(err error) error {
+	if h.State.Vault != nil || h.State.KESConfig != "" {
+		return err
+	}
+	dir := h.Layout.KeyStoreDir()
+	probe, perr := os.CreateTemp(dir, ".sselab-probe-*")
+	if perr == nil {
+		_, perr = probe.Write(make([]byte, 4096))
+		if perr == nil {
+			perr = probe.Sync()
+		}
+		probe.Close()
+		os.Remove(probe.Name())
+	}
+	var pathErr *fs.PathError
+	if errors.As(perr, &pathErr) {
+		perr = pathErr.Err
+	}
+	if perr == nil {
+		return err
+	}
+	return fmt.Errorf("%w: KES cannot write to its keystore %s (%v); free space or make it writable, then try again", err, dir, perr)
 }
 
 // ImportKey imports 32 bytes of AES-256 key material, given raw or

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -35,12 +37,17 @@ type dirLock struct {
 func lockDir(path string) (*dirLock, error) {
 	for {
 		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+		dir := filepath.Dir(path)
 		if err != nil {
-			return nil, fmt.Errorf("lab: lock %s: %w", path, err)
+			var pathErr *fs.PathError
+			if errors.As(err, &pathErr) {
+				err = pathErr.Err // the path is named already
+			}
+			return nil, fmt.Errorf("lab: cannot use --dir %s: cannot create its lock file: %w; pick a directory you can write to", dir, err)
 		}
 		if err := tryLockRetry(f); err != nil {
 			f.Close()
-			return nil, fmt.Errorf("%w (%s); stop it with 'sselab down' or pick another --dir", ErrLocked, holder(readPID(path)))
+			return nil, fmt.Errorf("%w (%s); stop it with 'sselab down --dir %s' or pick another --dir", ErrLocked, holder(readPID(path)), dir)
 		}
 		// The previous holder may have removed the file between our open
 		// and our lock: then we hold a lock on a deleted file. Retry.

@@ -43,7 +43,7 @@ func TestLockDir(t *testing.T) {
 	if !errors.Is(err, ErrLocked) {
 		t.Errorf("second lockDir: got %v, want it to wrap ErrLocked", err)
 	}
-	wantErrContains(t, err, "(process "+strconv.Itoa(os.Getpid())+", which is running)", "'sselab down'", "--dir")
+	wantErrContains(t, err, "(process "+strconv.Itoa(os.Getpid())+", which is running)", "'sselab down --dir "+filepath.Dir(path)+"'", "--dir")
 
 	l.Release()
 	if exists(t, path) {
@@ -124,7 +124,7 @@ func TestLockDirMissingDir(t *testing.T) {
 	if errors.Is(err, ErrLocked) {
 		t.Errorf("got %v, want an error that is not ErrLocked", err)
 	}
-	wantErrContains(t, err, path)
+	wantErrContains(t, err, filepath.Dir(path), "no such file", "pick a directory")
 }
 
 func TestReadPID(t *testing.T) {

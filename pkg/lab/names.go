@@ -25,7 +25,7 @@ func CheckKeyName(name string) error {
 // CheckBucketName reports whether S3 accepts name as a bucket name.
 func CheckBucketName(name string) error {
 	if err := s3utils.CheckValidBucketNameStrict(name); err != nil {
-		return fmt.Errorf("lab: invalid bucket name %q: %w", name, err)
+		return fmt.Errorf("lab: invalid bucket name %q: %w; use 3-63 lowercase letters, digits, '.' or '-', starting and ending with a letter or digit", name, err)
 	}
 	return nil
 }

@@ -189,7 +189,7 @@ func Up(ctx context.Context, o Options) (l *Lab, err error) {
 		if err != nil {
 			l.Stop()
 			if !ready {
-				undo()
+				undoKeepingLog(undo, err)
 			}
 			l = nil
 		}
@@ -337,7 +337,7 @@ func (l *Lab) startMinIO(ctx context.Context, bin *miniobin.Binary, log io.Write
 		},
 	})
 	if err != nil {
-		return fmt.Errorf("lab: %w\nfull log: %s", err, l.layout.MinIOLog())
+		return &logError{err: fmt.Errorf("lab: %w", err), log: l.layout.MinIOLog()}
 	}
 	l.step("MinIO is ready on %s", l.state.S3Endpoint)
 	return nil
@@ -535,7 +535,7 @@ func checkDir(dir string) error {
 	case err != nil:
 		return fmt.Errorf("lab: cannot use --dir %s: %w; pick a directory you can write to", dir, errors.Unwrap(err))
 	case !fi.IsDir():
-		return fmt.Errorf("lab: cannot use --dir %s: it is not a directory", dir)
+		return fmt.Errorf("lab: cannot use --dir %s: it is not a directory; pick a directory, or a path that does not exist yet", dir)
 	}
 	return nil
 }
@@ -702,4 +702,54 @@ func (l *Lab) serveControl(token string) (string, error) {
 	l.control = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go l.control.Serve(ln)
 	return ln.Addr().String(), nil
+}
+
+// logError is a failure whose details are in a log file, which it names on
+// a line of its own.
+type logError struct {
+	err error
+	log string
+}
+
+func (e *logError) Error() string { return fmt.Sprintf("%v\nfull log: %s", e.err, e.log) }
+func (e *logError) Unwrap() error { return e.err }
+
+// undoKeepingLog runs undo, but first saves the log that err names, if
+// any: undo may remove it with the new directory, and the user needs it
+// to see why MinIO failed. The copy goes to the temporary directory, and
+// err is changed to name it.
+func undoKeepingLog(undo func(), err error) {
+	var le *logError
+	if !errors.As(err, &le) {
+		undo()
+		return
+	}
+	saved, serr := copyToTemp(le.log)
+	undo()
+	switch _, statErr := os.Stat(le.log); {
+	case serr != nil:
+	case statErr == nil:
+		os.Remove(saved) // the log is still where the error says
+	default:
+		le.log = saved
+	}
+}
+
+// copyToTemp copies the file at path to a new private file in the
+// temporary directory and returns its name.
+func copyToTemp(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	f, err := os.CreateTemp("", "sselab-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	if _, err := f.Write(data); err != nil {
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
 }

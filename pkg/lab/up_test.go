@@ -894,7 +894,7 @@ func TestUpFailsEarly(t *testing.T) {
 				}
 				t.Cleanup(lock.Release)
 			},
-			want: []string{"already running", "'sselab down'"}},
+			want: []string{"already running", "'sselab down --dir "}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -209,24 +209,24 @@ func (l *loader) loadCA() (*Cert, []byte, error) {
 			"refusing to create a new CA next to existing files: move the directory aside to start over", l.dir, missing)
 	}
 	if ca.Cert, err = parseCertFile(ca.CertFile, certPEM); err != nil {
-		return nil, nil, err
+		return nil, nil, l.newCAHint(err)
 	}
 	if ca.Key, err = parseKeyFile(ca.KeyFile, keyPEM); err != nil {
-		return nil, nil, err
+		return nil, nil, l.newCAHint(err)
 	}
 	if err := checkKeyMatches(ca); err != nil {
-		return nil, nil, err
+		return nil, nil, l.newCAHint(err)
 	}
 	c := ca.Cert
 	if !c.IsCA || !c.BasicConstraintsValid || c.KeyUsage&x509.KeyUsageCertSign == 0 {
-		return nil, nil, fmt.Errorf("pki: %s: not a CA certificate", ca.CertFile)
+		return nil, nil, l.newCAHint(fmt.Errorf("pki: %s: not a CA certificate", ca.CertFile))
 	}
 	if err := c.CheckSignatureFrom(c); err != nil {
-		return nil, nil, fmt.Errorf("pki: %s: not a self-signed CA: %w", ca.CertFile, err)
+		return nil, nil, l.newCAHint(fmt.Errorf("pki: %s: not a self-signed CA", ca.CertFile))
 	}
 	if !l.now.Before(c.NotAfter) || l.now.Before(c.NotBefore) {
-		return nil, nil, fmt.Errorf("pki: %s: the lab CA is valid from %s to %s only",
-			ca.CertFile, c.NotBefore.Format(time.RFC3339), c.NotAfter.Format(time.RFC3339))
+		return nil, nil, l.newCAHint(fmt.Errorf("pki: %s: the lab CA is valid from %s to %s only",
+			ca.CertFile, c.NotBefore.Format(time.RFC3339), c.NotAfter.Format(time.RFC3339)))
 	}
 	return ca, certPEM, nil
 }
@@ -278,16 +278,16 @@ func (l *loader) leaf(ca *Cert, s leafSpec) (*Cert, error) {
 		return c, l.issueLeaf(ca, c, s)
 	}
 	if c.Key, err = parseKeyFile(c.KeyFile, keyPEM); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w; restore it from a backup, or remove it and %s: the next 'sselab up' makes a new %s identity", err, c.CertFile, s.role)
 	}
 	if !haveCert {
 		return c, l.issueLeaf(ca, c, s)
 	}
 	if c.Cert, err = parseCertFile(c.CertFile, certPEM); err != nil {
-		return nil, err
+		return nil, reissueHint(err, c)
 	}
 	if err := checkLeaf(ca, c, s); err != nil {
-		return nil, err
+		return nil, reissueHint(err, c)
 	}
 	reason, usable := l.renewal(ca, c, s)
 	switch {
@@ -373,4 +373,18 @@ func (l *loader) syncCACopy(caPEM []byte) error {
 		return fmt.Errorf("pki: %s differs from %s", path, l.path(caCertFile))
 	}
 	return l.writeFile(path, caPEM, certPerm)
+}
+
+// newCAHint adds what to do about a lab CA that cannot be used: a new CA
+// means new certificates, but the keys in the keystore and MinIO's data do
+// not depend on them.
+func (l *loader) newCAHint(err error) error {
+	return fmt.Errorf("%w; restore it from a backup, or move %s aside and run 'sselab up' again: it makes a new lab CA and certificates, and keeps the keys and data (clients must then trust the new ca.crt)", err, l.dir)
+}
+
+// reissueHint adds what to do about a leaf certificate that cannot be
+// used while its key can: a new certificate for the same key keeps the
+// identity.
+func reissueHint(err error, c *Cert) error {
+	return fmt.Errorf("%w; remove %s and run 'sselab up' again: it issues a new certificate for the same key and identity", err, c.CertFile)
 }

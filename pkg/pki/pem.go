@@ -59,7 +59,7 @@ func decodeCert(data []byte) (*x509.Certificate, error) {
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		return nil, fmt.Errorf("invalid certificate: %w", err)
+		return nil, errors.New("not a valid X.509 certificate")
 	}
 	return cert, nil
 }
@@ -71,7 +71,7 @@ func decodeKey(data []byte) (crypto.Signer, error) {
 	}
 	key, err := x509.ParsePKCS8PrivateKey(der)
 	if err != nil {
-		return nil, fmt.Errorf("invalid private key: %w", err)
+		return nil, errors.New("not a valid PKCS #8 private key")
 	}
 	signer, ok := key.(crypto.Signer)
 	if !ok {

@@ -531,7 +531,7 @@ func TestParseCertificatePEM(t *testing.T) {
 		{"two blocks", append(slices.Clone(cert), cert...), "more than one"},
 		{"wrong type", key, `"PRIVATE KEY"`},
 		{"truncated", cert[:len(cert)/2], "no valid PEM block"},
-		{"bad DER", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{1, 2, 3}}), "invalid certificate"},
+		{"bad DER", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{1, 2, 3}}), "not a valid X.509 certificate"},
 		{"headers", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Headers: map[string]string{"A": "b"}, Bytes: p.Operator.Cert.Raw}), "headers"},
 	}
 	for _, tt := range tests {
@@ -572,7 +572,7 @@ func TestParsePrivateKeyPEM(t *testing.T) {
 		{"trailing garbage", append(slices.Clone(key), "x"...), "after the PEM block"},
 		{"wrong type", cert, `"CERTIFICATE"`},
 		{"SEC 1 key", pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: ecKey}), `"EC PRIVATE KEY"`},
-		{"SEC 1 key labelled PKCS#8", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: ecKey}), "invalid private key"},
+		{"SEC 1 key labelled PKCS#8", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: ecKey}), "not a valid PKCS #8 private key"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
