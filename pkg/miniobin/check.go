@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/sselab/sselab/internal/fsutil"
@@ -137,13 +138,26 @@ func parseVersion(out []byte) (string, bool) {
 func runVersion(parent context.Context, desc, shown, abs string) (string, error) {
 	ctx, cancel := context.WithTimeout(parent, checkTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, abs, "--version")
-	cmd.Env = append(os.Environ(), "NO_COLOR=1", "TERM=dumb")
-	out := &capBuffer{max: 64 << 10}
-	cmd.Stdout = out
-	cmd.Stderr = out
-	cmd.WaitDelay = time.Second
-	runErr := cmd.Run()
+	var (
+		out    *capBuffer
+		runErr error
+	)
+	// A binary written a moment ago can be "busy": a process forked
+	// meanwhile by this program may still hold the write descriptor until
+	// it execs. That clears within milliseconds, so try again.
+	for try := 0; ; try++ {
+		cmd := exec.CommandContext(ctx, abs, "--version")
+		cmd.Env = append(os.Environ(), "NO_COLOR=1", "TERM=dumb")
+		out = &capBuffer{max: 64 << 10}
+		cmd.Stdout = out
+		cmd.Stderr = out
+		cmd.WaitDelay = time.Second
+		runErr = cmd.Run()
+		if !errors.Is(runErr, syscall.ETXTBSY) || try == 20 || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	if v, ok := parseVersion(out.Bytes()); ok {
 		return v, nil
 	}
