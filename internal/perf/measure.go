@@ -193,30 +193,45 @@ func s3Figures(rep bench.Report) (objects, mib map[string]float64) {
 
 // MeasureP3 measures S3 PUT and GET throughput without encryption and
 // with SSE-KMS on the lab and on a bare MinIO with a static key, over
-// the same TLS, with bench. It returns two sections: sselab against the
-// bare MinIO, and SSE-KMS against no encryption on each.
-func MeasureP3(ctx context.Context, e Env, l *Lab) (vsBare, vsNone Section, err error) {
+// the same TLS, with bench. It returns three sections: sselab against
+// the bare MinIO, SSE-KMS against no encryption on each, and the CPU each
+// process spends per 4 KiB operation (Linux).
+func MeasureP3(ctx context.Context, e Env, l *Lab) (vsBare, vsNone, cpuSec Section, err error) {
 	labT, _ := bench.LabTargets(l.Handle)
 	certs := filepath.Join(e.Dir, "p3-certs")
 	if err := os.CopyFS(certs, os.DirFS(l.Handle.PKI.MinIOCertsDir())); err != nil {
-		return vsBare, vsNone, fmt.Errorf("perf: copy the lab's MinIO certificate: %w", err)
+		return vsBare, vsNone, cpuSec, fmt.Errorf("perf: copy the lab's MinIO certificate: %w", err)
 	}
 	m, err := StartMinIO(ctx, MinIOOptions{Binary: e.MinIO, Dir: filepath.Join(e.Dir, "p3-minio"), CertsDir: certs, KeyName: labT.KMSKey},
 		&http.Transport{TLSClientConfig: l.Handle.PKI.ClientTLS(nil)})
 	if err != nil {
-		return vsBare, vsNone, err
+		return vsBare, vsNone, cpuSec, err
 	}
 	defer m.Stop()
 	bareT := bench.Target{Endpoint: m.Endpoint, AccessKey: m.User, SecretKey: m.Password, TLS: l.Handle.PKI.ClientTLS(nil), KMSKey: m.KeyName}
 
 	// 64 MiB operations take seconds each: their phases run three times
-	// longer, so that each worker completes several.
+	// longer, so that each worker completes several. The 4 KiB runs are
+	// one per mode, to tell the CPU each process spends per operation.
 	modes := []bench.Mode{bench.ModeNone, bench.ModeSSEKMS}
-	small := bench.Options{Modes: modes, Sizes: []int64{4 << 10}, Concurrency: e.Workers, Duration: e.Duration}
-	large := bench.Options{Modes: modes, Sizes: []int64{64 << 20}, Concurrency: e.Workers, Duration: 3 * e.Duration}
+	var runs []bench.Options
+	for _, m := range modes {
+		runs = append(runs, bench.Options{Modes: []bench.Mode{m}, Sizes: []int64{4 << 10}, Concurrency: e.Workers, Duration: e.Duration})
+	}
+	runs = append(runs, bench.Options{Modes: modes, Sizes: []int64{64 << 20}, Concurrency: e.Workers, Duration: 3 * e.Duration})
+
+	labMinIO := 0
+	if info, err := l.Handle.Info(ctx); err == nil {
+		labMinIO = info.MinIOPID
+	}
 	labObj, labMiB, bareObj, bareMiB := map[string]Series{}, map[string]Series{}, map[string]Series{}, map[string]Series{}
-	measure := func(t bench.Target, o bench.Options, objs, mibs map[string]Series) func() error {
+	cpu := map[string]Series{} // CPU µs per 4 KiB operation, by process and mode
+	measure := func(t bench.Target, o bench.Options, objs, mibs map[string]Series, pids map[string]int) func() error {
 		return func() error {
+			before := map[string]time.Duration{}
+			for name, pid := range pids {
+				before[name], _ = CPUTime(pid)
+			}
 			rep, err := bench.Run(ctx, &t, nil, o)
 			if err != nil {
 				return err
@@ -225,13 +240,28 @@ func MeasureP3(ctx context.Context, e Env, l *Lab) (vsBare, vsNone Section, err 
 			for k, v := range ob {
 				objs[k], mibs[k] = append(objs[k], v), append(mibs[k], mb[k])
 			}
+			ops := 0
+			for _, r := range rep.S3 {
+				ops += r.Ops
+			}
+			if len(o.Modes) == 1 && ops > 0 {
+				for name, pid := range pids {
+					after, err := CPUTime(pid)
+					if err == nil && before[name] > 0 {
+						k := name + " " + string(o.Modes[0])
+						cpu[k] = append(cpu[k], float64(after-before[name])/float64(time.Microsecond)/float64(ops))
+					}
+				}
+			}
 			return nil
 		}
 	}
+	labPIDs := map[string]int{"lab minio": labMinIO, "lab sselab": l.Handle.State.PID}
+	barePIDs := map[string]int{"bare minio": m.PID}
 	for i := range e.Runs {
-		for _, o := range []bench.Options{small, large} {
-			if err := alternate(i, measure(labT, o, labObj, labMiB), measure(bareT, o, bareObj, bareMiB)); err != nil {
-				return vsBare, vsNone, err
+		for _, o := range runs {
+			if err := alternate(i, measure(labT, o, labObj, labMiB, labPIDs), measure(bareT, o, bareObj, bareMiB, barePIDs)); err != nil {
+				return vsBare, vsNone, cpuSec, err
 			}
 		}
 		k := s3Key(bench.ModeSSEKMS, "4KiB", "put")
@@ -288,7 +318,32 @@ func MeasureP3(ctx context.Context, e Env, l *Lab) (vsBare, vsNone Section, err 
 			cost("bare MinIO GET 64 MiB", bareObj, bareMiB, "64MiB", "get"),
 		},
 	}
-	return vsBare, vsNone, nil
+	_, kesT := bench.LabTargets(l.Handle)
+	if p := negotiated(kesT.Endpoint, kesT.TLS); !strings.Contains(p, "h2") {
+		vsBare.Notes = append(vsBare.Notes, "The lab's KES negotiates "+p+" with a client that offers HTTP/2. MinIO's KES client "+
+			"(`kes.NewClientWithConfig`) then keeps at most 2 idle connections, so each KMS call beyond 2 at a time opens and "+
+			"closes a new mutual-TLS connection: see the CPU per operation in P3c.")
+	}
+	cpuRow := func(name, proc, ref string, mode bench.Mode) Row {
+		r := Row{Name: name, Unit: "µs", Sselab: cpu[proc+" "+string(mode)]}
+		if ref != "" {
+			r.Ref = cpu[ref+" "+string(mode)]
+		}
+		return r
+	}
+	cpuSec = Section{
+		ID: "P3c", Title: "CPU per 4 KiB operation",
+		Method: "CPU time (user and system, from /proc/PID/stat) each process used during the 4 KiB runs of P3, divided by the " +
+			"number of S3 operations (PUTs and GETs). Unlike throughput it hardly depends on what else the machine runs. MinIO " +
+			"calls KES once per SSE-KMS PUT (generate) and once per GET (decrypt); the static key needs no call.",
+		SselabName: "sselab", RefName: "bare MinIO (static key)",
+		Rows: []Row{
+			cpuRow("MinIO, no encryption (control)", "lab minio", "bare minio", none),
+			cpuRow("MinIO, SSE-KMS", "lab minio", "bare minio", kms),
+			cpuRow("KES in the sselab process, SSE-KMS", "lab sselab", "", kms),
+		},
+	}
+	return vsBare, vsNone, cpuSec, nil
 }
 
 // SampleRSS samples the resident memory of pid n times, every interval,

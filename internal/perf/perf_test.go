@@ -197,3 +197,23 @@ func TestRSS(t *testing.T) {
 		t.Error("RSS of no process: want an error")
 	}
 }
+
+func TestCPUTime(t *testing.T) {
+	t.Parallel()
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc")
+	}
+	before, err := CPUTime(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for start := time.Now(); time.Since(start) < 50*time.Millisecond; {
+	}
+	after, err := CPUTime(os.Getpid())
+	if err != nil || after < before {
+		t.Errorf("CPU time of this test: %v then %v, %v; want it to grow", before, after, err)
+	}
+	if _, err := CPUTime(-1); err == nil {
+		t.Error("CPU time of no process: want an error")
+	}
+}

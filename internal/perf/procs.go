@@ -383,3 +383,29 @@ func RSS(pid int) (rss, peak int64, err error) {
 	}
 	return rss, peak, nil
 }
+
+// userHZ is the unit of the CPU times in /proc/PID/stat on Linux.
+const userHZ = 100
+
+// CPUTime returns the CPU time (user and system) process pid has used,
+// from /proc/PID/stat (Linux only).
+func CPUTime(pid int) (time.Duration, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("perf: CPU time of process %d: %w", pid, err)
+	}
+	// The command name (field 2) may hold spaces: count from its ')'.
+	i := strings.LastIndexByte(string(data), ')')
+	f := strings.Fields(string(data)[i+1:])
+	if i < 0 || len(f) < 13 {
+		return 0, fmt.Errorf("perf: CPU time of process %d: unexpected /proc/%d/stat", pid, pid)
+	}
+	var user, sys int64
+	if _, err := fmt.Sscan(f[11], &user); err != nil {
+		return 0, fmt.Errorf("perf: CPU time of process %d: %w", pid, err)
+	}
+	if _, err := fmt.Sscan(f[12], &sys); err != nil {
+		return 0, fmt.Errorf("perf: CPU time of process %d: %w", pid, err)
+	}
+	return time.Duration(user+sys) * time.Second / userHZ, nil
+}

@@ -177,10 +177,10 @@ func withLab(ctx context.Context, env perf.Env, rep *perf.Report, want func(stri
 		}
 	}
 	if want("p3") {
-		if a, b, err := perf.MeasureP3(ctx, env, l); err != nil {
+		if a, b, c, err := perf.MeasureP3(ctx, env, l); err != nil {
 			problem("P3", err)
 		} else {
-			rep.Sections = append(rep.Sections, a, b)
+			rep.Sections = append(rep.Sections, a, b, c)
 		}
 	}
 	if want("p4") && len(idleStart) > 0 {
