@@ -187,6 +187,13 @@ func (c *Config) serverTLS() *tls.Config {
 	if t.MinVersion < tls.VersionTLS12 {
 		t.MinVersion = tls.VersionTLS12
 	}
+	// Offer HTTP/2, as 'kes server' does: MinIO's KES client then
+	// multiplexes every KMS call over one connection. Over HTTP/1.1 it
+	// keeps only two idle connections and pays a mutual-TLS handshake for
+	// most concurrent calls.
+	if len(t.NextProtos) == 0 {
+		t.NextProtos = []string{"h2", "http/1.1"}
+	}
 	return t
 }
 

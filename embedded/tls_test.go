@@ -121,3 +121,40 @@ func TestUnknownClientsRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestHTTP2 checks that KES offers HTTP/2, so that MinIO's KES client
+// multiplexes its calls over one connection instead of opening a
+// mutual-TLS connection for most concurrent calls; HTTP/1.1 stays.
+func TestHTTP2(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	l := newLab(t)
+	s := start(t, ctx, l.cfg)
+	for _, tc := range []struct {
+		offer []string
+		want  string
+	}{{[]string{"h2", "http/1.1"}, "h2"}, {[]string{"http/1.1"}, "http/1.1"}, {nil, ""}} {
+		conf := l.pki.ClientTLS(l.pki.Operator)
+		conf.NextProtos = tc.offer
+		conn, err := tls.Dial("tcp", s.Addr().String(), conf)
+		if err != nil {
+			t.Fatalf("offering %v: %v", tc.offer, err)
+		}
+		if got := conn.ConnectionState().NegotiatedProtocol; got != tc.want {
+			t.Errorf("offering %v: negotiated %q, want %q", tc.offer, got, tc.want)
+		}
+		conn.Close()
+	}
+	// A request over HTTP/2 is answered.
+	tr := &http.Transport{TLSClientConfig: l.pki.ClientTLS(l.pki.Operator), ForceAttemptHTTP2: true}
+	defer tr.CloseIdleConnections()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.Endpoint()+"/v1/status", nil)
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusOK {
+		t.Errorf("status over HTTP/2: %s %s, want HTTP/2.0 200", resp.Proto, resp.Status)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -36,6 +37,7 @@ Commands:
   key       create, import, list, describe and delete KES keys
   bucket    create buckets and set their default encryption
   verify    prove that data at rest is encrypted, check by check
+  bench     measure S3 throughput and latency per encryption mode, and KES's rate
   identity  print the KES identity of a certificate (as 'kes identity of')
   pki       show the lab's certificates, their identities and expiry
   version   print the versions of sselab, KES and Go
@@ -167,14 +169,20 @@ func openLab(dir *string) (*lab.Handle, error) {
 
 // resolveDir fills in the default state directory.
 func resolveDir(dir *string) error {
-	if *dir != "" {
-		return nil
+	if *dir == "" {
+		d, err := lab.DefaultDir()
+		if err != nil {
+			return err
+		}
+		*dir = d
 	}
-	d, err := lab.DefaultDir()
+	// MinIO runs in DIR and gets paths inside it: they must not depend
+	// on the working directory.
+	abs, err := filepath.Abs(*dir)
 	if err != nil {
-		return err
+		return fmt.Errorf("--dir %s: %w", *dir, err)
 	}
-	*dir = d
+	*dir = abs
 	return nil
 }
 

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -103,5 +105,18 @@ func TestMinIOListEmptyCache(t *testing.T) {
 		if code := run(tt.args, &stdout, &stderr); code != 0 || stdout.String() != tt.want {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 0 and %q", tt.args, code, stdout.String(), stderr.String(), tt.want)
 		}
+	}
+}
+
+// TestResolveDirAbsolute: a relative --dir becomes absolute, since MinIO
+// runs inside DIR and gets paths in it.
+func TestResolveDirAbsolute(t *testing.T) {
+	dir := "relative/lab"
+	if err := resolveDir(&dir); err != nil {
+		t.Fatal(err)
+	}
+	wd, _ := os.Getwd()
+	if want := filepath.Join(wd, "relative", "lab"); dir != want {
+		t.Errorf("resolveDir(relative/lab) = %q, want %q", dir, want)
 	}
 }
