@@ -1,28 +1,23 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"io/fs"
 	"math/big"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/sselab/sselab/internal/testtools"
 	"github.com/sselab/sselab/pkg/lab"
 	"github.com/sselab/sselab/pkg/pki"
 )
@@ -91,28 +86,6 @@ func judge(t *testing.T, bug string, problems []string) {
 	for _, p := range problems {
 		t.Error(p)
 	}
-}
-
-// sselabEnv is sselab with extra environment variables, which win over
-// the test's own.
-func sselabEnv(t *testing.T, env []string, args ...string) result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, testtools.Sselab(t), args...)
-	cmd.Env = append(append(os.Environ(), "SSELAB_MINIO="+testtools.MinIO(t)), env...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	r := result{stdout: stdout.String(), stderr: stderr.String()}
-	var exit *exec.ExitError
-	switch {
-	case errors.As(err, &exit):
-		r.code = exit.ExitCode()
-	case err != nil:
-		t.Fatalf("sselab %s: %v", strings.Join(args, " "), err)
-	}
-	return r
 }
 
 // Where a bad-input case runs.

@@ -42,10 +42,17 @@ type result struct {
 // sselab runs the sselab binary with a MinIO from testtools.
 func sselab(t *testing.T, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // also runs in Cleanup, after t.Context ends
+	return sselabEnv(t, nil, args...)
+}
+
+// sselabEnv is sselab with extra environment variables, which win over
+// the test's own.
+func sselabEnv(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, testtools.Sselab(t), args...)
-	cmd.Env = append(os.Environ(), "SSELAB_MINIO="+testtools.MinIO(t))
+	cmd.Env = append(append(os.Environ(), "SSELAB_MINIO="+testtools.MinIO(t)), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,7 +16,6 @@ import (
 	"github.com/minio/minio-go/v7/pkg/encrypt"
 
 	"github.com/sselab/sselab/internal/fakevault"
-	"github.com/sselab/sselab/internal/testtools"
 	"github.com/sselab/sselab/pkg/lab"
 )
 
@@ -386,10 +384,10 @@ keystore:
       ping: 10s
 `), 0o600)
 	dir := filepath.Join(t.TempDir(), "lab")
-	cmd := exec.Command(testtools.Sselab(t), append([]string{"up", "--detach", "--dir", dir, "--kes-config", config}, freePorts...)...)
-	cmd.Env = append(os.Environ(), "SSELAB_MINIO="+testtools.MinIO(t), "SEED_ROLE_ID="+vl.v.RoleID(), "SEED_SECRET_ID="+vl.v.SecretID())
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("up --kes-config with a vault keystore: %v\n%s", err, out)
+	r := sselabEnv(t, []string{"SEED_ROLE_ID=" + vl.v.RoleID(), "SEED_SECRET_ID=" + vl.v.SecretID()},
+		append([]string{"up", "--detach", "--dir", dir, "--kes-config", config}, freePorts...)...)
+	if r.code != 0 {
+		t.Fatalf("up --kes-config with a vault keystore: exit %d\n%s", r.code, r.stderr)
 	}
 	t.Cleanup(func() { stopLab(t, dir) })
 	if _, ok := vl.v.Secret("kv", "seed/"+lab.DefaultKey); !ok {

@@ -261,7 +261,11 @@ func customOrNil(c map[string]string) any {
 	return c
 }
 
-func (kv *kvStore) readData(req *request, key string) reply {
+// readVersion answers a read of the version ?version= names (default the
+// current one) of key: field is set to what show makes of its data, next to
+// the version's metadata; a deleted or destroyed version answers 404 with
+// the metadata, as Vault does.
+func (kv *kvStore) readVersion(req *request, key, field string, show func(data map[string]any) (any, error)) reply {
 	e := kv.v2[key]
 	if e == nil {
 		return errReply(http.StatusNotFound)
@@ -276,12 +280,20 @@ func (kv *kvStore) readData(req *request, key string) reply {
 	if ver == nil {
 		return errReply(http.StatusNotFound)
 	}
-	data := map[string]any{"data": nil, "metadata": e.versionMetadata(n)}
+	data := map[string]any{field: nil, "metadata": e.versionMetadata(n)}
 	if ver.destroyed || ver.deletedAt(time.Now()) {
 		return req.respondWithStatusCode(http.StatusNotFound, data, nil)
 	}
-	data["data"] = copyMap(ver.data)
+	shown, err := show(ver.data)
+	if err != nil {
+		return errReply(http.StatusBadRequest, err.Error())
+	}
+	data[field] = shown
 	return req.ok("kv", data)
+}
+
+func (kv *kvStore) readData(req *request, key string) reply {
+	return kv.readVersion(req, key, "data", func(data map[string]any) (any, error) { return copyMap(data), nil })
 }
 
 // checkAndSet validates options.cas as Vault's validateCheckAndSetOption.
@@ -558,30 +570,13 @@ func (kv *kvStore) versionsAction(req *request, action, key string) reply {
 
 // subkeys is GET subkeys/:path: the data's keys with leaf values as null.
 func (kv *kvStore) subkeys(req *request, key string) reply {
-	e := kv.v2[key]
-	if e == nil {
-		return errReply(http.StatusNotFound)
-	}
-	n := e.current
-	if v, err := intField(req.data, "version"); err != nil {
-		return errReply(http.StatusBadRequest, err.Error())
-	} else if v > 0 {
-		n = uint64(v)
-	}
-	depth, err := intField(req.data, "depth")
-	if err != nil {
-		return errReply(http.StatusBadRequest, err.Error())
-	}
-	ver := e.versions[n]
-	if ver == nil {
-		return errReply(http.StatusNotFound)
-	}
-	data := map[string]any{"subkeys": nil, "metadata": e.versionMetadata(n)}
-	if ver.destroyed || ver.deletedAt(time.Now()) {
-		return req.respondWithStatusCode(http.StatusNotFound, data, nil)
-	}
-	data["subkeys"] = subkeyTree(ver.data, depth, 1)
-	return req.ok("kv", data)
+	return kv.readVersion(req, key, "subkeys", func(data map[string]any) (any, error) {
+		depth, err := intField(req.data, "depth")
+		if err != nil {
+			return nil, err
+		}
+		return subkeyTree(data, depth, 1), nil
+	})
 }
 
 func subkeyTree(m map[string]any, depth, level int) map[string]any {
