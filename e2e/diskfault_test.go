@@ -170,6 +170,9 @@ func diskFault(t *testing.T, dir string, breakDisk, repair func(t *testing.T), k
 		t.Errorf("the lab stopped on the broken disk: exit %d, %+v", code, st)
 	} else {
 		t.Logf("status on the broken disk: exit %d, ready %v, minio %+v, kes %+v", code, st.Ready, st.MinIO, st.KES)
+		if code == 0 || st.Ready || st.Disk.OK() || !strings.Contains(st.Disk.Error, "cannot write to") {
+			t.Errorf("status on the broken disk: exit %d, ready %v, disk %+v; want it to say the disk cannot be written", code, st.Ready, st.Disk)
+		}
 	}
 	if got := treeHashExcept(t, dir); got != keep {
 		t.Error("the PKI, keystore, settings, credentials or state file changed while the disk was broken")

@@ -39,12 +39,19 @@ func putMarker(t *testing.T, h *lab.Handle, bucket, name string) []byte {
 // status runs `sselab status --json`.
 func status(t *testing.T, dir string) (lab.Status, int) {
 	t.Helper()
-	r := sselab(t, "status", "--dir", dir, "--json")
+	st, r := statusJSON(t, dir)
+	return st, r.code
+}
+
+// statusJSON runs `sselab status --json` and decodes it.
+func statusJSON(t *testing.T, dir string) (lab.Status, result) {
+	t.Helper()
+	r := sselab(t, "status", "--json", "--dir", dir)
 	var st lab.Status
 	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
-		t.Fatalf("status --json: %v\n%s%s", err, r.stdout, r.stderr)
+		t.Fatalf("status --json: %v\n%s\n%s", err, r.stdout, r.stderr)
 	}
-	return st, r.code
+	return st, r
 }
 
 // TestMinIOCrashIsRestarted kills MinIO; the lab restarts it and the data

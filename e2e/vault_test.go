@@ -50,17 +50,6 @@ func startFakeVault(t *testing.T, o fakevault.Options) *vaultLab {
 	}}
 }
 
-// statusJSON runs `sselab status --json` and decodes it.
-func statusJSON(t *testing.T, dir string) (lab.Status, result) {
-	t.Helper()
-	r := sselab(t, "status", "--json", "--dir", dir)
-	var st lab.Status
-	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
-		t.Fatalf("status --json: %v\n%s\n%s", err, r.stdout, r.stderr)
-	}
-	return st, r
-}
-
 // eventually retries f until it returns nil or the deadline passes.
 func eventually(t *testing.T, what string, d time.Duration, f func() error) {
 	t.Helper()
@@ -170,10 +159,13 @@ func TestVault(t *testing.T) {
 		}
 		return nil
 	})
-	log, _ := os.ReadFile(h.Layout.SelfLog())
-	if !bytes.Contains(log, []byte("unsealed again")) {
-		t.Errorf("the log does not say Vault recovered:\n%s", log)
-	}
+	eventually(t, "the lab's log says Vault recovered", 15*time.Second, func() error {
+		log, _ := os.ReadFile(h.Layout.SelfLog())
+		if !bytes.Contains(log, []byte("unsealed again")) {
+			return fmt.Errorf("log:\n%s", log)
+		}
+		return nil
+	})
 
 	// The AppRole secret: kept 0600 in DIR, never in settings, logs or argv.
 	secret := []byte(vl.v.SecretID())

@@ -72,6 +72,7 @@ func printStatus(w io.Writer, st lab.Status) {
 		}
 		row("vault", v.OK(), v.Endpoint, v.State(), last)
 	}
+	row("disk", st.Disk.OK(), fmt.Sprintf("%d MiB free", st.Disk.FreeBytes>>20), st.Disk.Path, st.Disk.Error)
 	row("keystore", st.KES.KeyStoreReachable, fmt.Sprintf("latency %d ms", st.KES.KeyStoreLatencyMS))
 	row("default key", st.Key.Present, st.Key.Name, st.Key.Error)
 	row("minio", st.MinIO.Ready, st.MinIO.Endpoint, fmt.Sprintf("pid %d, %d restarts", st.MinIO.PID, st.MinIO.Restarts), st.MinIO.Error)

@@ -153,8 +153,12 @@ func TestStatusErr(t *testing.T) {
 		{"minio not ready", Status{Running: true, KES: up, MinIO: MinIOStatus{Error: "503 Service Unavailable"}}, "MinIO is not ready: 503 Service Unavailable", false},
 		{"key missing", Status{Running: true, KES: up, MinIO: MinIOStatus{Ready: true}, Key: KeyStatus{Name: "k1", Error: "key does not exist"}}, "the default key k1 is missing: key does not exist", false},
 		{"bucket not encrypted", Status{Running: true, KES: up, MinIO: MinIOStatus{Ready: true}, Key: KeyStatus{Name: "k1", Present: true}}, "a bucket has no default encryption", false},
+		{"disk read-only", Status{Running: true, KES: up, Disk: DiskStatus{Error: "cannot write to /lab (read-only file system); free space or make it writable"}}, "cannot write to /lab (read-only file system)", false},
 	}
 	for _, tt := range tests {
+		if tt.s.Disk == (DiskStatus{}) {
+			tt.s.Disk.Writable = true // a disk that is fine, unless the case says otherwise
+		}
 		err := tt.s.Err()
 		if tt.want == "" {
 			if err != nil {
@@ -285,5 +289,21 @@ func TestEnvBadEndpoint(t *testing.T) {
 	h := &Handle{Layout: Layout{Root: t.TempDir()}, State: State{S3Endpoint: "127.0.0.1:9000"}}
 	if _, err := h.Env(); err == nil || !strings.Contains(err.Error(), "bad S3 endpoint") {
 		t.Errorf("Env with endpoint without scheme: got %v, want an error naming the bad endpoint", err)
+	}
+}
+
+func TestCheckDisk(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	d := checkDisk(dir)
+	if !d.OK() || d.FreeBytes == 0 || d.Path != dir {
+		t.Errorf("checkDisk of a writable temp dir: %+v", d)
+	}
+	if left := entries(t, dir); len(left) != 0 {
+		t.Errorf("the write probe left %v behind", left)
+	}
+	d = checkDisk(filepath.Join(dir, "missing"))
+	if d.OK() || d.Writable || !strings.Contains(d.Error, "cannot write to") {
+		t.Errorf("checkDisk of a missing dir: %+v", d)
 	}
 }

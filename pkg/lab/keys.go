@@ -5,8 +5,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"strings"
 
 	kesapi "github.com/minio/kms-go/kes"
@@ -44,19 +42,7 @@ func (h *Handle) explainKeystore(err error) error {
 		return err
 	}
 	dir := h.Layout.KeyStoreDir()
-	probe, perr := os.CreateTemp(dir, ".sselab-probe-*")
-	if perr == nil {
-		_, perr = probe.Write(make([]byte, 4096))
-		if perr == nil {
-			perr = probe.Sync()
-		}
-		probe.Close()
-		os.Remove(probe.Name())
-	}
-	var pathErr *fs.PathError
-	if errors.As(perr, &pathErr) {
-		perr = pathErr.Err
-	}
+	perr := probeWrite(dir)
 	if perr == nil {
 		return err
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -39,11 +38,7 @@ func lockDir(path string) (*dirLock, error) {
 		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 		dir := filepath.Dir(path)
 		if err != nil {
-			var pathErr *fs.PathError
-			if errors.As(err, &pathErr) {
-				err = pathErr.Err // the path is named already
-			}
-			return nil, fmt.Errorf("lab: cannot use --dir %s: cannot create its lock file: %w; pick a directory you can write to", dir, err)
+			return nil, fmt.Errorf("lab: cannot use --dir %s: cannot create its lock file: %w; pick a directory you can write to", dir, pathCause(err))
 		}
 		if err := tryLockRetry(f); err != nil {
 			f.Close()

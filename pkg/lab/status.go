@@ -26,6 +26,7 @@ type Status struct {
 	Vault   *vault.Health `json:"vault,omitempty"`
 	MinIO   MinIOStatus   `json:"minio"`
 	Key     KeyStatus     `json:"default_key"`
+	Disk    DiskStatus    `json:"disk"`
 	Buckets []BucketInfo  `json:"buckets"`
 }
 
@@ -98,6 +99,7 @@ func (h *Handle) Status(ctx context.Context) Status {
 			st.Vault = &health
 		})
 	}
+	wg.Go(func() { st.Disk = checkDisk(h.Layout.Root) })
 	var info Info
 	wg.Go(func() {
 		var err error
@@ -137,7 +139,7 @@ func (h *Handle) Status(ctx context.Context) Status {
 		st.Buckets[i].Encryption = enc
 		encrypted = encrypted && err == nil
 	}
-	st.Ready = (st.Vault == nil || st.Vault.OK()) && st.KES.Up && st.KES.KeyStoreReachable && st.Key.Present && st.MinIO.Ready && encrypted
+	st.Ready = (st.Vault == nil || st.Vault.OK()) && st.Disk.OK() && st.KES.Up && st.KES.KeyStoreReachable && st.Key.Present && st.MinIO.Ready && encrypted
 	return st
 }
 
@@ -150,6 +152,8 @@ func (s Status) Err() error {
 		return notRunningError(s.Dir)
 	case s.Vault != nil && !s.Vault.OK():
 		return fmt.Errorf("lab: %s", strings.TrimPrefix(s.Vault.Error, "vault: "))
+	case !s.Disk.OK():
+		return fmt.Errorf("lab: %s", s.Disk.Error)
 	case !s.KES.Up:
 		return fmt.Errorf("lab: KES is not answering: %s", s.KES.Error)
 	case !s.KES.KeyStoreReachable:

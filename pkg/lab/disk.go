@@ -1,0 +1,60 @@
+package lab
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+)
+
+// DiskStatus reports the file system that holds the state directory:
+// MinIO's drive, the keystore and the logs.
+type DiskStatus struct {
+	Path      string `json:"path"`
+	FreeBytes uint64 `json:"free_bytes"`
+	Writable  bool   `json:"writable"`
+	Error     string `json:"error,omitempty"`
+}
+
+// checkDisk measures the free space under dir and proves that dir can be
+// written, with a small synced file that it removes again. Only a failed
+// write makes the disk not OK: how much room MinIO keeps in reserve
+// depends on the drive's size.
+func checkDisk(dir string) DiskStatus {
+	d := DiskStatus{Path: dir}
+	d.FreeBytes, _ = freeSpace(dir) // shown only; the write below decides
+	if err := probeWrite(dir); err != nil {
+		d.Error = fmt.Sprintf("cannot write to %s (%v); free space or make it writable: MinIO cannot store objects nor KES keys until then", dir, err)
+		return d
+	}
+	d.Writable = true
+	return d
+}
+
+// OK reports whether the disk can take the lab's writes.
+func (d DiskStatus) OK() bool { return d.Writable && d.Error == "" }
+
+// probeWrite writes and syncs 4 KiB in a new file in dir, then removes it.
+func probeWrite(dir string) error {
+	f, err := os.CreateTemp(dir, ".sselab-probe-*")
+	if err != nil {
+		return pathCause(err)
+	}
+	defer os.Remove(f.Name())
+	if _, err = f.Write(make([]byte, 4096)); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return pathCause(err)
+}
+
+// pathCause drops the path from a file system error: the caller names it.
+func pathCause(err error) error {
+	var pathErr *fs.PathError
+	if errors.As(err, &pathErr) {
+		return pathErr.Err
+	}
+	return err
+}
