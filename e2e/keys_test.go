@@ -157,4 +157,19 @@ func TestExpiredOperatorCertificate(t *testing.T) {
 	if err != nil || strings.Join(keys, ",") != lab.DefaultKey {
 		t.Errorf("keys after the refused commands: got %v, %v; want only %s", keys, err, lab.DefaultKey)
 	}
+
+	// What the message says works: stopping needs no certificate, and the
+	// next up renews the operator's with the same key and identity.
+	info, err := h.Info(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, "down", "--dir", dir)
+	waitGone(t, info.PID)
+	waitGone(t, info.MinIOPID)
+	h2 := upDetached(t, dir)
+	if h2.PKI.Operator.Identity() != op.Identity() {
+		t.Errorf("the renewed operator certificate has another identity")
+	}
+	mustRun(t, "key", "create", "k2", "--dir", dir)
 }

@@ -94,7 +94,7 @@ func upDetached(t *testing.T, dir string, args ...string) *lab.Handle {
 // it is left.
 func stopLab(t *testing.T, dir string) {
 	t.Helper()
-	h, err := lab.Open(dir)
+	h, err := lab.OpenState(dir)
 	if err != nil {
 		return
 	}

@@ -23,7 +23,7 @@ func runDown(args []string, stdout, _ io.Writer) error {
 	if err := parse(newFlags("down", &dir), args, &dir); err != nil {
 		return err
 	}
-	h, err := lab.Open(dir)
+	h, err := lab.OpenState(dir) // stopping needs no certificate
 	if err != nil {
 		return err
 	}

@@ -32,6 +32,25 @@ type Handle struct {
 // Open finds the lab running on dir. It fails with an error wrapping
 // ErrNotRunning, which says how to start one, if none runs.
 func Open(dir string) (*Handle, error) {
+	h, err := OpenState(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := readJSON(h.Layout.CredentialsFile(), &h.Credentials); err != nil {
+		return nil, err
+	}
+	if h.PKI, err = pki.Load(h.Layout.CertsDir()); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// OpenState finds the lab running on dir like Open, but reads only its
+// state file: enough to stop the lab (Down) or ask about its processes
+// (Info), also when its certificates can no longer be loaded, for
+// example once the operator certificate has expired. Credentials and PKI
+// stay empty.
+func OpenState(dir string) (*Handle, error) {
 	h := &Handle{Layout: Layout{Root: dir}}
 	notRunning := notRunningError(dir)
 	if err := readJSON(h.Layout.StateFile(), &h.State); err != nil {
@@ -43,13 +62,6 @@ func Open(dir string) (*Handle, error) {
 	// A state file left by a killed sselab: nobody holds the lock.
 	if !isLocked(h.Layout.LockFile()) {
 		return nil, notRunning
-	}
-	if err := readJSON(h.Layout.CredentialsFile(), &h.Credentials); err != nil {
-		return nil, err
-	}
-	var err error
-	if h.PKI, err = pki.Load(h.Layout.CertsDir()); err != nil {
-		return nil, err
 	}
 	return h, nil
 }
