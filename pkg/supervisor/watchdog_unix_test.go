@@ -99,6 +99,12 @@ func TestWatchdogDismissed(t *testing.T) {
 	if !processAlive(second) {
 		t.Errorf("watchdog %d of the restarted child is not running", second)
 	}
+	// Stop only once the restarted child handles SIGTERM: a signal that
+	// arrives before it has set up its handler kills it without a line.
+	waitFor(t, "the restarted child listening", func() bool {
+		log, _ := os.ReadFile(cfg.LogFile)
+		return bytes.Count(log, []byte("serve: listening on")) == 2
+	})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
