@@ -72,19 +72,41 @@ keystore:
 	}
 }
 
-// TestUpWithBadKESConfig: a file without a keystore is refused before
-// anything is created.
+// TestUpWithBadKESConfig: a file without a keystore, with a value of the
+// wrong type, with an unknown keystore kind or that is not YAML is refused
+// before anything is created, in one line that names the file's line and,
+// where there is one, the field.
 func TestUpWithBadKESConfig(t *testing.T) {
 	requireLinux(t)
 	t.Parallel()
-	config := filepath.Join(t.TempDir(), "kes-config.yaml")
-	os.WriteFile(config, []byte("version: v1\naddress: 0.0.0.0:7373\n"), 0o600)
-	dir := filepath.Join(t.TempDir(), "lab")
-	r := sselab(t, append([]string{"up", "--dir", dir, "--kes-config", config}, freePorts...)...)
-	if r.code == 0 || !strings.Contains(r.stderr, "has no keystore section") {
-		t.Errorf("up with a config without keystore: exit %d, stderr %q", r.code, r.stderr)
-	}
-	if _, err := os.Stat(dir); err == nil {
-		t.Error("the refused up created the state directory")
+	for _, tc := range []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"no keystore", "version: v1\naddress: 0.0.0.0:7373\n", []string{"has no keystore section"}},
+		{"bad duration", "version: v1\naddress: 0.0.0.0:7373\nkeystore:\n  fs:\n    path: ./keys\ncache:\n  expiry:\n    unused: soon\n",
+			[]string{"line 8 (cache.expiry.unused)", "time.Duration"}},
+		{"unknown keystore", "version: v1\nkeystore:\n  hsm:\n    slot: 1\n", []string{"line 3", `unknown keystore kind "hsm"`}},
+		{"not YAML", "keystore: [fs\n", []string{"is not YAML"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			config := filepath.Join(t.TempDir(), "kes-config.yaml")
+			os.WriteFile(config, []byte(tc.yaml), 0o600)
+			dir := filepath.Join(t.TempDir(), "lab")
+			r := sselab(t, append([]string{"up", "--dir", dir, "--kes-config", config}, freePorts...)...)
+			msg := strings.TrimSpace(r.stderr)
+			if r.code != 1 || strings.Contains(msg, "\n") || !strings.HasPrefix(msg, "sselab: ") {
+				t.Errorf("exit %d, stderr %q; want exit 1 and one line", r.code, r.stderr)
+			}
+			for _, w := range append(tc.want, config) {
+				if !strings.Contains(msg, w) {
+					t.Errorf("stderr %q does not name %q", msg, w)
+				}
+			}
+			if _, err := os.Stat(dir); err == nil {
+				t.Error("the refused up created the state directory")
+			}
+		})
 	}
 }
