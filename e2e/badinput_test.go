@@ -5,7 +5,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -61,7 +60,7 @@ exit 1
 			want: []string{"port " + busyPort + " is in use", "--kes-address"}},
 		{name: "console port in use", args: []string{"--console-address", busyAddr}, code: 1,
 			want: []string{"port " + busyPort + " is in use", "--console-address"}},
-		{name: "same port twice", args: []string{"--address", "127.0.0.1:" + strconv.Itoa(freePort(t)), "--console-address", "SAME"}, code: 1,
+		{name: "same port twice", args: []string{"--address", testtools.FreeAddr(t), "--console-address", "SAME"}, code: 1,
 			want: []string{"same port", "--console-address", "--address"}},
 		{name: "address without port", args: []string{"--address", "127.0.0.1"}, code: 1,
 			want: []string{"--address", "host:port"}},
@@ -141,15 +140,4 @@ func namedLogExists(t *testing.T, dir string, r result) []string {
 		return []string{fmt.Sprintf("the error points to the full log %s, which is gone: %v", path, err)}
 	}
 	return nil
-}
-
-// freePort returns a port that was free a moment ago.
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }

@@ -11,6 +11,7 @@ package testtools
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -201,4 +202,16 @@ func exe() string {
 		return ".exe"
 	}
 	return ""
+}
+
+// FreeAddr returns a loopback address (127.0.0.1:PORT) whose port was free
+// a moment ago: nobody listens there, unless another program took it since.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sselab/sselab/internal/testtools"
 	"github.com/sselab/sselab/pkg/pki"
 )
 
@@ -182,7 +183,7 @@ func TestStatusErr(t *testing.T) {
 func TestStatusNothingAnswers(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	dead := deadAddr(t)
+	dead := testtools.FreeAddr(t)
 	h := &Handle{
 		Layout: Layout{Root: dir},
 		State: State{

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sselab/sselab/internal/testtools"
 )
 
 // fakeS3 is just enough of an S3 server for bucket creation and default
@@ -177,8 +179,8 @@ func TestStatusBuckets(t *testing.T) {
 	h := &Handle{
 		Layout: Layout{Root: dir},
 		State: State{
-			PID: 1, S3Endpoint: srv.URL, KESEndpoint: "https://" + deadAddr(t),
-			ControlAddress: deadAddr(t), Key: "k1", Buckets: []string{"enc", "plain"},
+			PID: 1, S3Endpoint: srv.URL, KESEndpoint: "https://" + testtools.FreeAddr(t),
+			ControlAddress: testtools.FreeAddr(t), Key: "k1", Buckets: []string{"enc", "plain"},
 		},
 		Credentials: Credentials{RootUser: "u", RootPassword: "password"},
 		PKI:         newTestPKI(t, dir),

@@ -3,7 +3,6 @@ package vault
 import (
 	"context"
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	kesapi "github.com/minio/kms-go/kes"
 
 	"github.com/sselab/sselab/internal/fakevault"
+	"github.com/sselab/sselab/internal/testtools"
 )
 
 // startVault starts a fake Vault and returns it with a Config that logs in
@@ -104,7 +104,7 @@ func TestPreflightFailures(t *testing.T) {
 		want   []string
 	}{
 		{"unreachable", fakevault.Options{}, func(t *testing.T, v *fakevault.Server, c *Config) {
-			c.Endpoint = "http://" + deadAddr(t)
+			c.Endpoint = "http://" + testtools.FreeAddr(t)
 		}, []string{"cannot reach Vault", "--vault-endpoint"}},
 		{"down", fakevault.Options{}, func(t *testing.T, v *fakevault.Server, c *Config) {
 			v.SetDown(true)
@@ -125,7 +125,7 @@ func TestPreflightFailures(t *testing.T) {
 			v.Seal()
 		}, []string{"is sealed; unseal it with 'vault operator unseal' / 'bao operator unseal' and run again"}},
 		{"standby without active node", fakevault.Options{}, func(t *testing.T, v *fakevault.Server, c *Config) {
-			v.SetStandby(true, "https://"+deadAddr(t))
+			v.SetStandby(true, "https://"+testtools.FreeAddr(t))
 		}, []string{"standby", "active node", "--vault-endpoint"}},
 		{"approle refused", fakevault.Options{}, func(t *testing.T, v *fakevault.Server, c *Config) {
 			c.AppRole.Secret = "wrong"
@@ -248,18 +248,6 @@ func TestWatch(t *testing.T) {
 	next("unreachable")
 	v.SetDown(false)
 	next("unsealed")
-}
-
-// deadAddr returns a loopback address nobody listens on.
-func deadAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }
 
 // TestPreflightKubernetesNotEnabled: Kubernetes login against a Vault
