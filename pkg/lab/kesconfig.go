@@ -95,9 +95,9 @@ func readKESFile(path string) (*kesFile, error) {
 	if err := yaml.NewEncoder(&buf).Encode(&root); err != nil {
 		return nil, fmt.Errorf("lab: --kes-config %s: %w", path, err)
 	}
-	lines := mapLines(buf.Bytes(), doc)
-	if f.file, err = kesconf.ReadFrom(&buf); err != nil {
-		return nil, fmt.Errorf("lab: --kes-config %s: %s", path, lines.explain(err))
+	rewritten := buf.Bytes()
+	if f.file, err = kesconf.ReadFrom(bytes.NewReader(rewritten)); err != nil {
+		return nil, fmt.Errorf("lab: --kes-config %s: %s", path, mapLines(rewritten, doc).explain(err))
 	}
 	if f.file.KeyStore == nil {
 		return nil, fmt.Errorf("lab: --kes-config %s has an empty keystore section", path)
