@@ -180,13 +180,7 @@ func diskFault(t *testing.T, dir string, breakDisk, repair func(t *testing.T), k
 
 	repair(t)
 	// MinIO may need a moment to use its drive again.
-	deadline := time.Now().Add(2 * time.Minute)
-	for err := put("after", 100_000); err != nil; err = put("after", 100_000) {
-		if time.Now().After(deadline) {
-			t.Fatalf("a PUT still fails 2 minutes after the disk was repaired: %v", err)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	eventually(t, "a PUT after the disk was repaired", 2*time.Minute, func() error { return put("after", 100_000) })
 	if _, err := s3.StatObject(ctx, lab.DefaultBucket, "during", minio.StatObjectOptions{}); minio.ToErrorResponse(err).Code != minio.NoSuchKey {
 		t.Errorf("the PUT refused on the broken disk left an object: stat says %v", err)
 	}
@@ -207,17 +201,12 @@ func diskFault(t *testing.T, dir string, breakDisk, repair func(t *testing.T), k
 // waitReady waits until 'sselab status' says the lab is ready.
 func waitReady(t *testing.T, dir string) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		st, code := status(t, dir)
-		if code == 0 && st.Ready {
-			return
+	eventually(t, "the lab ready after the repair", 2*time.Minute, func() error {
+		if st, code := status(t, dir); code != 0 || !st.Ready {
+			return fmt.Errorf("exit %d, %+v", code, st)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the lab is not ready 2 minutes after the repair: exit %d, %+v", code, st)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // mountOrSkip runs mount(8). Where the test may not mount (no root, no

@@ -237,3 +237,19 @@ func requireLinux(t *testing.T) {
 		t.Skip("this end-to-end test inspects /proc")
 	}
 }
+
+// eventually retries f until it returns nil or the deadline passes.
+func eventually(t *testing.T, what string, d time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: still failing after %s: %v", what, d, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

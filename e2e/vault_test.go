@@ -50,22 +50,6 @@ func startFakeVault(t *testing.T, o fakevault.Options) *vaultLab {
 	}}
 }
 
-// eventually retries f until it returns nil or the deadline passes.
-func eventually(t *testing.T, what string, d time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still failing after %s: %v", what, d, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
 // TestVault runs the lab with its keys in a (fake) Vault: MinIO's default
 // key lands in Vault's KV store, objects round-trip, sealing Vault shows
 // in status and the log and stops keys KES has not cached, and unsealing
