@@ -38,7 +38,8 @@ type proc struct {
 }
 
 // start runs name with args and env (added to a copy of the
-// environment without MINIO_ variables), its output to logFile.
+// environment without MINIO_ variables) in a session of its own, its
+// output to logFile.
 func start(name string, args, env []string, logFile string) (*proc, error) {
 	out, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -48,6 +49,7 @@ func start(name string, args, env []string, logFile string) (*proc, error) {
 	cmd := exec.Command(name, args...)
 	cmd.Env = append(cleanEnv(), env...)
 	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = ownSession()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("perf: start %s: %w", filepath.Base(name), err)
 	}
@@ -327,6 +329,7 @@ func SpawnSselab(ctx context.Context, sselab, minio, dir string) (time.Duration,
 	}
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
+	cmd.SysProcAttr = ownSession() // as the bare MinIO it is compared with
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("perf: start sselab: %w", err)

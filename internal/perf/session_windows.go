@@ -1,0 +1,17 @@
+//go:build windows
+
+package perf
+
+import (
+	"syscall"
+
+	"golang.org/x/sys/windows"
+)
+
+// ownSession starts a process in a process group of its own, as
+// `sselab up --detach` starts the lab. Windows does not share CPU time
+// by console session, so this only keeps the harness's Ctrl-C away from
+// the servers it measures; the harness stops them itself.
+func ownSession() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{CreationFlags: windows.CREATE_NEW_PROCESS_GROUP}
+}
