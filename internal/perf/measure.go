@@ -39,16 +39,18 @@ func (e Env) logf(format string, a ...any) {
 	}
 }
 
-// alternate runs a then b on even runs and b then a on odd ones, so
-// that neither side always runs on a machine warmed up by the other.
-func alternate(run int, a, b func() error) error {
-	if run%2 == 1 {
-		a, b = b, a
+// rotate runs fs one after the other, starting with fs[run % len(fs)]
+// and wrapping around, so that over the runs each takes every place and
+// none always runs on a machine warmed up by another. With two, that is
+// a then b on even runs and b then a on odd ones. It stops at the first
+// error.
+func rotate(run int, fs ...func() error) error {
+	for i := range fs {
+		if err := fs[(run+i)%len(fs)](); err != nil {
+			return err
+		}
 	}
-	if err := a(); err != nil {
-		return err
-	}
-	return b()
+	return nil
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -62,7 +64,7 @@ func MeasureP1(ctx context.Context, e Env) (Section, error) {
 		dir := filepath.Join(e.Dir, fmt.Sprintf("p1-run%d", i))
 		var b BareSpawn
 		var f, x time.Duration
-		err := alternate(i, func() (err error) {
+		err := rotate(i, func() (err error) {
 			b, err = SpawnBareMinIO(ctx, e.MinIO, filepath.Join(dir, "bare"))
 			return err
 		}, func() (err error) {
@@ -133,10 +135,10 @@ func MeasureP2(ctx context.Context, e Env, l *Lab) (Section, error) {
 	}
 	var eg, sg, ed, sd, egM, sgM, edM, sdM Series
 	for i := range e.Runs {
-		if err := alternate(i, measure(emb, &eg, &ed), measure(std, &sg, &sd)); err != nil {
+		if err := rotate(i, measure(emb, &eg, &ed), measure(std, &sg, &sd)); err != nil {
 			return Section{}, err
 		}
-		if err := alternate(i, measure(embMinIO, &egM, &edM), measure(stdMinIO, &sgM, &sdM)); err != nil {
+		if err := rotate(i, measure(embMinIO, &egM, &edM), measure(stdMinIO, &sgM, &sdM)); err != nil {
 			return Section{}, err
 		}
 		e.logf("P2 run %d/%d: generate/s embedded %.0f, kes server %.0f; with MinIO's client %.0f, %.0f", i+1, e.Runs, eg[i], sg[i], egM[i], sgM[i])
@@ -191,159 +193,256 @@ func s3Figures(rep bench.Report) (objects, mib map[string]float64) {
 	return objects, mib
 }
 
-// MeasureP3 measures S3 PUT and GET throughput without encryption and
-// with SSE-KMS on the lab and on a bare MinIO with a static key, over
-// the same TLS, with bench. It returns three sections: sselab against
-// the bare MinIO, SSE-KMS against no encryption on each, and the CPU each
-// process spends per 4 KiB operation (Linux).
-func MeasureP3(ctx context.Context, e Env, l *Lab) (vsBare, vsNone, cpuSec Section, err error) {
-	labT, _ := bench.LabTargets(l.Handle)
-	certs := filepath.Join(e.Dir, "p3-certs")
-	if err := os.CopyFS(certs, os.DirFS(l.Handle.PKI.MinIOCertsDir())); err != nil {
-		return vsBare, vsNone, cpuSec, fmt.Errorf("perf: copy the lab's MinIO certificate: %w", err)
-	}
-	m, err := StartMinIO(ctx, MinIOOptions{Binary: e.MinIO, Dir: filepath.Join(e.Dir, "p3-minio"), CertsDir: certs, KeyName: labT.KMSKey},
-		&http.Transport{TLSClientConfig: l.Handle.PKI.ClientTLS(nil)})
-	if err != nil {
-		return vsBare, vsNone, cpuSec, err
-	}
-	defer m.Stop()
-	bareT := bench.Target{Endpoint: m.Endpoint, AccessKey: m.User, SecretKey: m.Password, TLS: l.Handle.PKI.ClientTLS(nil), KMSKey: m.KeyName}
+// p3Server is one server P3 loads, and what was measured on it.
+type p3Server struct {
+	target bench.Target
+	// pids are the processes whose CPU time is counted, by role: "minio",
+	// "kes", and "load" (the harness itself, which generates the load).
+	pids map[string]int
+	// obj and mib are objects/s and MiB/s per run, by s3Key.
+	obj, mib map[string]Series
+	// cpu is the CPU time per 4 KiB operation in µs per run, by role and
+	// mode, such as "kes sse-kms".
+	cpu map[string]Series
+}
 
-	// 64 MiB operations take seconds each: their phases run three times
-	// longer, so that each worker completes several. The 4 KiB runs are
-	// one per mode, to tell the CPU each process spends per operation.
-	modes := []bench.Mode{bench.ModeNone, bench.ModeSSEKMS}
-	var runs []bench.Options
-	for _, m := range modes {
-		runs = append(runs, bench.Options{Modes: []bench.Mode{m}, Sizes: []int64{4 << 10}, Concurrency: e.Workers, Duration: e.Duration})
+func newP3Server(t bench.Target, pids map[string]int) *p3Server {
+	pids["load"] = os.Getpid()
+	return &p3Server{target: t, pids: pids, obj: map[string]Series{}, mib: map[string]Series{}, cpu: map[string]Series{}}
+}
+
+// run runs bench with o on s and records its figures.
+func (s *p3Server) run(ctx context.Context, o bench.Options) error {
+	before := map[string]time.Duration{}
+	for role, pid := range s.pids {
+		before[role], _ = CPUTime(pid)
 	}
-	runs = append(runs, bench.Options{Modes: modes, Sizes: []int64{64 << 20}, Concurrency: e.Workers, Duration: 3 * e.Duration})
+	rep, err := bench.Run(ctx, &s.target, nil, o)
+	if err != nil {
+		return err
+	}
+	ob, mb := s3Figures(rep)
+	for k, v := range ob {
+		s.obj[k], s.mib[k] = append(s.obj[k], v), append(s.mib[k], mb[k])
+	}
+	ops := 0
+	for _, r := range rep.S3 {
+		ops += r.Ops
+	}
+	if len(o.Modes) != 1 || ops == 0 {
+		return nil
+	}
+	for role, pid := range s.pids {
+		after, err := CPUTime(pid)
+		if err == nil && before[role] > 0 {
+			k := role + " " + string(o.Modes[0])
+			s.cpu[k] = append(s.cpu[k], float64(after-before[role])/float64(time.Microsecond)/float64(ops))
+		}
+	}
+	return nil
+}
+
+// figure returns s's series for mode, size and op, in figureUnit(size).
+func (s *p3Server) figure(mode bench.Mode, size, op string) Series {
+	if figureUnit(size) == "objects/s" {
+		return s.obj[s3Key(mode, size, op)]
+	}
+	return s.mib[s3Key(mode, size, op)]
+}
+
+// figureUnit is the unit P3 reports objects of size in: objects/s for
+// small objects, whose cost is per request, MiB/s for large ones.
+func figureUnit(size string) string {
+	if size == "4KiB" {
+		return "objects/s"
+	}
+	return "MiB/s"
+}
+
+// cpuSum returns, run by run, the CPU per operation of the given roles
+// added up.
+func (s *p3Server) cpuSum(mode bench.Mode, roles ...string) Series {
+	var sum Series
+	for i := range s.cpu["load "+string(mode)] {
+		total := 0.0
+		for _, role := range roles {
+			if v := s.cpu[role+" "+string(mode)]; i < len(v) {
+				total += v[i]
+			}
+		}
+		sum = append(sum, total)
+	}
+	return sum
+}
+
+// MeasureP3 measures S3 PUT and GET throughput without encryption and
+// with SSE-KMS, over the same TLS, with bench, on three servers: the
+// lab; a bare MinIO with a static key (the reference of the targets);
+// and a bare MinIO wired to a standalone `kes server` like the lab's
+// (the manual setup sselab replaces). It returns the sections P3 (sselab
+// against the static key), P3b (SSE-KMS against no encryption), P3c
+// (sselab against the manual setup) and P3d (CPU per 4 KiB operation,
+// Linux).
+func MeasureP3(ctx context.Context, e Env, l *Lab) ([]Section, error) {
+	labT, _ := bench.LabTargets(l.Handle)
+	p := l.Handle.PKI
+	certs := filepath.Join(e.Dir, "p3-certs")
+	if err := os.CopyFS(certs, os.DirFS(p.MinIOCertsDir())); err != nil {
+		return nil, fmt.Errorf("perf: copy the lab's MinIO certificate: %w", err)
+	}
+	probe := &http.Transport{TLSClientConfig: p.ClientTLS(nil)}
+	static, err := StartMinIO(ctx, MinIOOptions{Binary: e.MinIO, Dir: filepath.Join(e.Dir, "p3-static"), CertsDir: certs, KeyName: labT.KMSKey}, probe)
+	if err != nil {
+		return nil, err
+	}
+	defer static.Stop()
+	kes, err := StartKES(ctx, e.KES, filepath.Join(e.Dir, "p3-kes"), p, labT.KMSKey)
+	if err != nil {
+		return nil, err
+	}
+	defer kes.Stop()
+	manual, err := StartMinIO(ctx, MinIOOptions{Binary: e.MinIO, Dir: filepath.Join(e.Dir, "p3-manual"), CertsDir: certs, KeyName: labT.KMSKey, KES: kes}, probe)
+	if err != nil {
+		return nil, err
+	}
+	defer manual.Stop()
 
 	labMinIO := 0
 	if info, err := l.Handle.Info(ctx); err == nil {
 		labMinIO = info.MinIOPID
 	}
-	labObj, labMiB, bareObj, bareMiB := map[string]Series{}, map[string]Series{}, map[string]Series{}, map[string]Series{}
-	cpu := map[string]Series{} // CPU µs per 4 KiB operation, by process and mode
-	measure := func(t bench.Target, o bench.Options, objs, mibs map[string]Series, pids map[string]int) func() error {
-		return func() error {
-			before := map[string]time.Duration{}
-			for name, pid := range pids {
-				before[name], _ = CPUTime(pid)
-			}
-			rep, err := bench.Run(ctx, &t, nil, o)
-			if err != nil {
-				return err
-			}
-			ob, mb := s3Figures(rep)
-			for k, v := range ob {
-				objs[k], mibs[k] = append(objs[k], v), append(mibs[k], mb[k])
-			}
-			ops := 0
-			for _, r := range rep.S3 {
-				ops += r.Ops
-			}
-			if len(o.Modes) == 1 && ops > 0 {
-				for name, pid := range pids {
-					after, err := CPUTime(pid)
-					if err == nil && before[name] > 0 {
-						k := name + " " + string(o.Modes[0])
-						cpu[k] = append(cpu[k], float64(after-before[name])/float64(time.Microsecond)/float64(ops))
-					}
-				}
-			}
-			return nil
-		}
+	bareTarget := func(m *MinIO) bench.Target {
+		return bench.Target{Endpoint: m.Endpoint, AccessKey: m.User, SecretKey: m.Password, TLS: p.ClientTLS(nil), KMSKey: m.KeyName}
 	}
-	labPIDs := map[string]int{"lab minio": labMinIO, "lab sselab": l.Handle.State.PID}
-	barePIDs := map[string]int{"bare minio": m.PID}
+	sl := newP3Server(labT, map[string]int{"minio": labMinIO, "kes": l.Handle.State.PID})
+	st := newP3Server(bareTarget(static), map[string]int{"minio": static.PID})
+	mn := newP3Server(bareTarget(manual), map[string]int{"minio": manual.PID, "kes": kes.PID})
+
+	// 64 MiB operations take seconds each: their phases run three times
+	// longer, so that each worker completes several. The 4 KiB runs are
+	// one per mode, to tell the CPU each process spends per operation.
+	kms, none := bench.ModeSSEKMS, bench.ModeNone
+	var runs []bench.Options
+	for _, m := range []bench.Mode{none, kms} {
+		runs = append(runs, bench.Options{Modes: []bench.Mode{m}, Sizes: []int64{4 << 10}, Concurrency: e.Workers, Duration: e.Duration})
+	}
+	runs = append(runs, bench.Options{Modes: []bench.Mode{none, kms}, Sizes: []int64{64 << 20}, Concurrency: e.Workers, Duration: 3 * e.Duration})
 	for i := range e.Runs {
 		for _, o := range runs {
-			if err := alternate(i, measure(labT, o, labObj, labMiB, labPIDs), measure(bareT, o, bareObj, bareMiB, barePIDs)); err != nil {
-				return vsBare, vsNone, cpuSec, err
+			each := func(s *p3Server) func() error { return func() error { return s.run(ctx, o) } }
+			if err := rotate(i, each(sl), each(st), each(mn)); err != nil {
+				return nil, err
 			}
 		}
-		k := s3Key(bench.ModeSSEKMS, "4KiB", "put")
-		e.logf("P3 run %d/%d: SSE-KMS PUT 4KiB objects/s sselab %.0f, bare %.0f", i+1, e.Runs, labObj[k][i], bareObj[k][i])
+		k := s3Key(kms, "4KiB", "put")
+		e.logf("P3 run %d/%d: SSE-KMS PUT 4KiB objects/s sselab %.0f, static key %.0f, MinIO + kes server %.0f", i+1, e.Runs, sl.obj[k][i], st.obj[k][i], mn.obj[k][i])
 	}
 
-	kms, none := bench.ModeSSEKMS, bench.ModeNone
-	row := func(name string, mode bench.Mode, size, op string, perSec bool, target *Target) Row {
-		k := s3Key(mode, size, op)
-		if perSec {
-			return Row{Name: name, Unit: "objects/s", Decimals: 0, Sselab: labObj[k], Ref: bareObj[k], Target: target}
-		}
-		return Row{Name: name, Unit: "MiB/s", Decimals: 0, Sselab: labMiB[k], Ref: bareMiB[k], Target: target}
+	// row compares a on b for one mode, size and operation.
+	row := func(name string, a, b *p3Server, mode bench.Mode, size, op string, target *Target) Row {
+		return Row{Name: name, Unit: figureUnit(size), Sselab: a.figure(mode, size, op), Ref: b.figure(mode, size, op), Target: target}
 	}
-	method := fmt.Sprintf("`sselab bench`'s load (package pkg/bench): %d workers, %v per phase (%v for 64 MiB objects), each phase PUTs objects then GETs them back, "+
-		"single-request PUTs, in a bucket without default encryption; SSE-KMS names the key on every PUT. **sselab**: the lab's MinIO, wired "+
-		"to the embedded KES. **Reference**: the same MinIO binary as a bare `minio server` with `MINIO_KMS_SECRET_KEY` (a static key of the "+
-		"same name), the same TLS certificate, the same environment otherwise, its drive on the same file system.", e.Workers, e.Duration, 3*e.Duration)
-	vsBare = Section{
+	load := fmt.Sprintf("`sselab bench`'s load (package pkg/bench): %d workers, %v per phase (%v for 64 MiB objects), each phase PUTs "+
+		"objects then GETs them back, single-request PUTs, in a bucket without default encryption; SSE-KMS names the key on every PUT. "+
+		"Every server runs in a session of its own, as the lab does, and the same TLS certificate; the servers are measured one "+
+		"right after the other, in rotating order.", e.Workers, e.Duration, 3*e.Duration)
+	vsStatic := Section{
 		ID: "P3", Title: "S3 with SSE-KMS: sselab vs MinIO with a static key",
-		Method:     method,
+		Method: load + " **sselab**: the lab's MinIO, wired to the embedded KES. **Reference**: the same MinIO binary as a bare " +
+			"`minio server` with `MINIO_KMS_SECRET_KEY` (a static key of the same name: no KMS round trip), the same environment " +
+			"otherwise, its drive on the same file system.",
 		SselabName: "sselab (KES)", RefName: "bare MinIO (static key)",
 		Rows: []Row{
-			row("SSE-KMS PUT 4 KiB", kms, "4KiB", "put", true, &Target{AtLeast: true, Bound: 0.90}),
-			row("SSE-KMS PUT 64 MiB", kms, "64MiB", "put", false, &Target{AtLeast: true, Bound: 0.95}),
-			row("SSE-KMS GET 64 MiB", kms, "64MiB", "get", false, &Target{AtLeast: true, Bound: 0.95}),
-			row("SSE-KMS GET 4 KiB", kms, "4KiB", "get", true, nil),
-			row("no encryption PUT 4 KiB (control)", none, "4KiB", "put", true, nil),
-			row("no encryption GET 4 KiB (control)", none, "4KiB", "get", true, nil),
-			row("no encryption PUT 64 MiB (control)", none, "64MiB", "put", false, nil),
-			row("no encryption GET 64 MiB (control)", none, "64MiB", "get", false, nil),
+			row("SSE-KMS PUT 4 KiB", sl, st, kms, "4KiB", "put", &Target{AtLeast: true, Bound: 0.90}),
+			row("SSE-KMS PUT 64 MiB", sl, st, kms, "64MiB", "put", &Target{AtLeast: true, Bound: 0.95}),
+			row("SSE-KMS GET 64 MiB", sl, st, kms, "64MiB", "get", &Target{AtLeast: true, Bound: 0.95}),
+			row("SSE-KMS GET 4 KiB", sl, st, kms, "4KiB", "get", nil),
+			row("no encryption PUT 4 KiB (control)", sl, st, none, "4KiB", "put", nil),
+			row("no encryption GET 4 KiB (control)", sl, st, none, "4KiB", "get", nil),
+			row("no encryption PUT 64 MiB (control)", sl, st, none, "64MiB", "put", nil),
+			row("no encryption GET 64 MiB (control)", sl, st, none, "64MiB", "get", nil),
+			row("MinIO + kes server, SSE-KMS PUT 4 KiB (no sselab)", mn, st, kms, "4KiB", "put", nil),
+			row("MinIO + kes server, SSE-KMS GET 4 KiB (no sselab)", mn, st, kms, "4KiB", "get", nil),
 		},
-		Notes: []string{"The control rows send no KMS request: on them the two sides differ only by noise, so their ratios show how much of a difference the machine alone makes."},
+		Notes: []string{
+			"The control rows send no KMS request: on them the two sides differ only by noise, so their ratios show how much of a difference the machine alone makes.",
+			"The last two rows take sselab out: the same MinIO wired to a standalone `kes server` (P3c) against the static key. " +
+				"They show what a KES round trip per object costs without sselab; see P3d for where that CPU goes.",
+		},
 	}
-	cost := func(name string, objs map[string]Series, mibs map[string]Series, size, op string) Row {
-		src, unit := objs, "objects/s"
-		if size == "64MiB" {
-			src, unit = mibs, "MiB/s"
-		}
-		return Row{Name: name, Unit: unit, Sselab: src[s3Key(kms, size, op)], Ref: src[s3Key(none, size, op)]}
+	cost := func(name string, s *p3Server, size, op string) Row {
+		return Row{Name: name, Unit: figureUnit(size), Sselab: s.figure(kms, size, op), Ref: s.figure(none, size, op)}
 	}
-	vsNone = Section{
+	vsNone := Section{
 		ID: "P3b", Title: "SSE-KMS vs no encryption",
 		Method:     "The same runs as P3, read the other way: SSE-KMS against no encryption on the same server. The ratio is the throughput SSE-KMS keeps.",
 		SselabName: "SSE-KMS", RefName: "no encryption",
 		Rows: []Row{
-			cost("sselab PUT 4 KiB", labObj, labMiB, "4KiB", "put"),
-			cost("sselab GET 4 KiB", labObj, labMiB, "4KiB", "get"),
-			cost("sselab PUT 64 MiB", labObj, labMiB, "64MiB", "put"),
-			cost("sselab GET 64 MiB", labObj, labMiB, "64MiB", "get"),
-			cost("bare MinIO PUT 4 KiB", bareObj, bareMiB, "4KiB", "put"),
-			cost("bare MinIO GET 4 KiB", bareObj, bareMiB, "4KiB", "get"),
-			cost("bare MinIO PUT 64 MiB", bareObj, bareMiB, "64MiB", "put"),
-			cost("bare MinIO GET 64 MiB", bareObj, bareMiB, "64MiB", "get"),
+			cost("sselab PUT 4 KiB", sl, "4KiB", "put"),
+			cost("sselab GET 4 KiB", sl, "4KiB", "get"),
+			cost("sselab PUT 64 MiB", sl, "64MiB", "put"),
+			cost("sselab GET 64 MiB", sl, "64MiB", "get"),
+			cost("bare MinIO (static key) PUT 4 KiB", st, "4KiB", "put"),
+			cost("bare MinIO (static key) GET 4 KiB", st, "4KiB", "get"),
+			cost("bare MinIO (static key) PUT 64 MiB", st, "64MiB", "put"),
+			cost("bare MinIO (static key) GET 64 MiB", st, "64MiB", "get"),
 		},
 	}
-	_, kesT := bench.LabTargets(l.Handle)
-	if p := negotiated(kesT.Endpoint, kesT.TLS); !strings.Contains(p, "h2") {
-		vsBare.Notes = append(vsBare.Notes, "The lab's KES negotiates "+p+" with a client that offers HTTP/2. MinIO's KES client "+
-			"(`kes.NewClientWithConfig`) then keeps at most 2 idle connections, so each KMS call beyond 2 at a time opens and "+
-			"closes a new mutual-TLS connection: see the CPU per operation in P3c.")
+	vsManual := Section{
+		ID: "P3c", Title: "S3 with SSE-KMS: sselab vs MinIO and `kes server` set up by hand",
+		Method: "The same runs as P3. **Reference**: the manual setup sselab replaces, without sselab: the same MinIO binary as a bare " +
+			"`minio server`, wired (the same `MINIO_KMS_KES_*` environment as the lab's) to a standalone `kes server` of the same " +
+			"version configured as in P2, each in a session of its own. Both sides make the same KES round trip per object, so a " +
+			"ratio near 1 means sselab adds nothing to what KES costs anyway.",
+		SselabName: "sselab", RefName: "MinIO + kes server",
+		Rows: []Row{
+			row("SSE-KMS PUT 4 KiB", sl, mn, kms, "4KiB", "put", nil),
+			row("SSE-KMS GET 4 KiB", sl, mn, kms, "4KiB", "get", nil),
+			row("SSE-KMS PUT 64 MiB", sl, mn, kms, "64MiB", "put", nil),
+			row("SSE-KMS GET 64 MiB", sl, mn, kms, "64MiB", "get", nil),
+			row("no encryption PUT 4 KiB (control)", sl, mn, none, "4KiB", "put", nil),
+			row("no encryption GET 4 KiB (control)", sl, mn, none, "4KiB", "get", nil),
+		},
 	}
-	cpuRow := func(name, proc, ref string, mode bench.Mode) Row {
-		r := Row{Name: name, Unit: "µs", Sselab: cpu[proc+" "+string(mode)]}
-		if ref != "" {
-			r.Ref = cpu[ref+" "+string(mode)]
+	cpuRow := func(name string, a, b *p3Server, mode bench.Mode, roles ...string) Row {
+		r := Row{Name: name, Unit: "µs", Sselab: a.cpuSum(mode, roles...)}
+		if b != nil {
+			r.Ref = b.cpuSum(mode, roles...)
 		}
 		return r
 	}
-	cpuSec = Section{
-		ID: "P3c", Title: "CPU per 4 KiB operation",
+	all := []string{"load", "minio", "kes"}
+	cpuSec := Section{
+		ID: "P3d", Title: "CPU per 4 KiB operation",
 		Method: "CPU time (user and system, from /proc/PID/stat) each process used during the 4 KiB runs of P3, divided by the " +
 			"number of S3 operations (PUTs and GETs). Unlike throughput it hardly depends on what else the machine runs. MinIO " +
-			"calls KES once per SSE-KMS PUT (generate) and once per GET (decrypt); the static key needs no call.",
+			"calls KES once per SSE-KMS PUT (generate) and once per GET (decrypt); the static key needs no call. \"load\" is this " +
+			"harness, which generates the load in the same runs. On a machine whose cores are all busy, throughput goes as the " +
+			"inverse of the total: the ratio of the totals is the bound the KES round trip sets.",
 		SselabName: "sselab", RefName: "bare MinIO (static key)",
 		Rows: []Row{
-			cpuRow("MinIO, no encryption (control)", "lab minio", "bare minio", none),
-			cpuRow("MinIO, SSE-KMS", "lab minio", "bare minio", kms),
-			cpuRow("KES in the sselab process, SSE-KMS", "lab sselab", "", kms),
+			cpuRow("MinIO, no encryption (control)", sl, st, none, "minio"),
+			cpuRow("MinIO, SSE-KMS", sl, st, kms, "minio"),
+			cpuRow("KES, SSE-KMS (in the sselab process)", sl, nil, kms, "kes"),
+			cpuRow("load generator, SSE-KMS", sl, st, kms, "load"),
+			cpuRow("total, SSE-KMS", sl, st, kms, all...),
+			cpuRow("MinIO + kes server: MinIO, SSE-KMS", mn, st, kms, "minio"),
+			cpuRow("MinIO + kes server: kes server, SSE-KMS", mn, nil, kms, "kes"),
+			cpuRow("MinIO + kes server: total, SSE-KMS", mn, st, kms, all...),
 		},
 	}
-	return vsBare, vsNone, cpuSec, nil
+	if t, ref := sl.cpuSum(kms, all...), st.cpuSum(kms, all...); len(t) > 0 && len(ref) > 0 {
+		cpuSec.Notes = append(cpuSec.Notes, fmt.Sprintf("CPU bound for SSE-KMS 4 KiB throughput, sselab against the static key: "+
+			"%.2f (the static key's total over sselab's, medians), against a measured %.2f for PUT and %.2f for GET in P3.",
+			ref.Median()/t.Median(), vsStatic.Rows[0].Ratio().Median(), vsStatic.Rows[3].Ratio().Median()))
+	}
+	_, kesT := bench.LabTargets(l.Handle)
+	if proto := negotiated(kesT.Endpoint, kesT.TLS); !strings.Contains(proto, "h2") {
+		vsStatic.Notes = append(vsStatic.Notes, "The lab's KES negotiates "+proto+" with a client that offers HTTP/2. MinIO's KES client "+
+			"(`kes.NewClientWithConfig`) then keeps at most 2 idle connections, so each KMS call beyond 2 at a time opens and "+
+			"closes a new mutual-TLS connection: see the CPU per operation in P3d.")
+	}
+	return []Section{vsStatic, vsNone, vsManual, cpuSec}, nil
 }
 
 // SampleRSS samples the resident memory of pid n times, every interval,

@@ -114,19 +114,27 @@ func TestRowVerdict(t *testing.T) {
 	}
 }
 
-func TestAlternate(t *testing.T) {
+func TestRotate(t *testing.T) {
 	t.Parallel()
 	for run, want := range []string{"ab", "ba", "ab"} {
 		var got string
-		alternate(run, func() error { got += "a"; return nil }, func() error { got += "b"; return nil })
+		rotate(run, func() error { got += "a"; return nil }, func() error { got += "b"; return nil })
 		if got != want {
-			t.Errorf("run %d: got order %q, want %q", run, got, want)
+			t.Errorf("two, run %d: got order %q, want %q", run, got, want)
+		}
+	}
+	for run, want := range []string{"abc", "bca", "cab", "abc"} {
+		var got string
+		add := func(s string) func() error { return func() error { got += s; return nil } }
+		rotate(run, add("a"), add("b"), add("c"))
+		if got != want {
+			t.Errorf("three, run %d: got order %q, want %q", run, got, want)
 		}
 	}
 	boom := errors.New("boom")
 	called := false
-	if err := alternate(0, func() error { return boom }, func() error { called = true; return nil }); err != boom || called {
-		t.Errorf("alternate after a failure: got %v, second called %v; want the error and no second call", err, called)
+	if err := rotate(0, func() error { return boom }, func() error { called = true; return nil }); err != boom || called {
+		t.Errorf("rotate after a failure: got %v, second called %v; want the error and no second call", err, called)
 	}
 }
 

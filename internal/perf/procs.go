@@ -20,6 +20,8 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/minio/minio-go/v7/pkg/sse"
+
+	"github.com/sselab/sselab/pkg/lab"
 )
 
 // stopTimeout is how long a process may take to stop after SIGTERM
@@ -146,8 +148,8 @@ func poll(ctx context.Context, p *proc, interval time.Duration, f func(context.C
 }
 
 // MinIOOptions describe a bare MinIO: one drive, a static KMS key
-// (MINIO_KMS_SECRET_KEY), the same environment the lab gives its MinIO
-// except for the KMS.
+// (MINIO_KMS_SECRET_KEY) or a standalone KES server, and otherwise the
+// same environment the lab gives its MinIO.
 type MinIOOptions struct {
 	// Binary is the MinIO server binary.
 	Binary string
@@ -157,6 +159,9 @@ type MinIOOptions struct {
 	CertsDir string
 	// KeyName is the name of the static KMS key. Default: "bench-key".
 	KeyName string
+	// KES, if set, is the KMS instead of a static key, wired as the lab
+	// wires its MinIO to the embedded KES; KeyName is then its key.
+	KES *KES
 }
 
 // MinIO is a running bare MinIO.
@@ -201,13 +206,13 @@ func launchMinIO(o MinIOOptions) (*MinIO, error) {
 	}
 	m := &MinIO{Endpoint: fmt.Sprintf("%s://127.0.0.1:%d", scheme, port), User: "perfadmin", Password: secret(18), KeyName: o.KeyName}
 	// Secrets go through the environment, never argv.
-	m.proc, err = start(o.Binary, args, []string{
-		"MINIO_ROOT_USER=" + m.User,
-		"MINIO_ROOT_PASSWORD=" + m.Password,
-		"MINIO_KMS_SECRET_KEY=" + o.KeyName + ":" + secret(32),
-		"MINIO_UPDATE=off",
-		"MINIO_CALLHOME_ENABLE=off",
-	}, filepath.Join(o.Dir, "minio.log"))
+	env := []string{"MINIO_ROOT_USER=" + m.User, "MINIO_ROOT_PASSWORD=" + m.Password}
+	if o.KES != nil {
+		env = append(env, lab.KESEnv(o.KES.Target.Endpoint, o.KES.pki, o.KeyName)...)
+	} else {
+		env = append(env, "MINIO_KMS_SECRET_KEY="+o.KeyName+":"+secret(32), "MINIO_UPDATE=off", "MINIO_CALLHOME_ENABLE=off")
+	}
+	m.proc, err = start(o.Binary, args, env, filepath.Join(o.Dir, "minio.log"))
 	if err != nil {
 		return nil, err
 	}

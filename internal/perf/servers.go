@@ -61,6 +61,7 @@ type KES struct {
 	PID int
 
 	proc *proc
+	pki  *pki.PKI // MinIO's identity and the CA, to wire a MinIO to it
 }
 
 // Stop stops the KES server.
@@ -131,6 +132,7 @@ keystore:
 		},
 		PID:  pr.cmd.Process.Pid,
 		proc: pr,
+		pki:  p,
 	}
 	c := kesapi.NewClientWithConfig(k.Target.Endpoint, k.Target.TLS.Clone()) // it changes the config it gets
 	err = poll(ctx, pr, 20*time.Millisecond, func(ctx context.Context) error {

@@ -631,17 +631,24 @@ func minioEnv(base []string, c Credentials, kesEndpoint string, p *pki.PKI, key 
 		name, _, _ := strings.Cut(strings.ToUpper(kv), "=") // Windows names ignore case
 		return strings.HasPrefix(name, "MINIO_") || name == vault.SecretEnv
 	})
-	return append(env,
-		"MINIO_ROOT_USER="+c.RootUser,
-		"MINIO_ROOT_PASSWORD="+c.RootPassword,
-		"MINIO_KMS_KES_ENDPOINT="+kesEndpoint,
-		"MINIO_KMS_KES_CERT_FILE="+p.MinIOClient.CertFile,
-		"MINIO_KMS_KES_KEY_FILE="+p.MinIOClient.KeyFile,
-		"MINIO_KMS_KES_CAPATH="+p.CAFile(),
-		"MINIO_KMS_KES_KEY_NAME="+key,
+	env = append(env, "MINIO_ROOT_USER="+c.RootUser, "MINIO_ROOT_PASSWORD="+c.RootPassword)
+	return append(env, KESEnv(kesEndpoint, p, key)...)
+}
+
+// KESEnv is the environment that wires a MinIO to the KES server at
+// endpoint the way the lab wires its own: as MinIO's identity from p,
+// trusting p's CA, with key as the default key, and with MinIO's update
+// check and call-home off. It holds no secret.
+func KESEnv(endpoint string, p *pki.PKI, key string) []string {
+	return []string{
+		"MINIO_KMS_KES_ENDPOINT=" + endpoint,
+		"MINIO_KMS_KES_CERT_FILE=" + p.MinIOClient.CertFile,
+		"MINIO_KMS_KES_KEY_FILE=" + p.MinIOClient.KeyFile,
+		"MINIO_KMS_KES_CAPATH=" + p.CAFile(),
+		"MINIO_KMS_KES_KEY_NAME=" + key,
 		"MINIO_UPDATE=off",
 		"MINIO_CALLHOME_ENABLE=off",
-	)
+	}
 }
 
 // probeReady succeeds once MinIO's readiness endpoint answers 200, which

@@ -177,10 +177,10 @@ func withLab(ctx context.Context, env perf.Env, rep *perf.Report, want func(stri
 		}
 	}
 	if want("p3") {
-		if a, b, c, err := perf.MeasureP3(ctx, env, l); err != nil {
+		if s, err := perf.MeasureP3(ctx, env, l); err != nil {
 			problem("P3", err)
 		} else {
-			rep.Sections = append(rep.Sections, a, b, c)
+			rep.Sections = append(rep.Sections, s...)
 		}
 	}
 	if want("p4") && len(idleStart) > 0 {
