@@ -93,6 +93,15 @@ type Options struct {
 	// Progress, if set, is called about ten times a second while a
 	// phase runs.
 	Progress func(Progress)
+	// NoFlush leaves out the flush before each S3 phase. Without it, Run
+	// writes the machine's dirty pages to disk (sync) before each S3
+	// phase, unmeasured: the lab runs on this machine, and the write-back
+	// of gigabytes a PUT phase left in the page cache would otherwise
+	// slow the phase after it, by an amount that grows with how much
+	// that PUT phase managed to write.
+	NoFlush bool
+
+	flush func() // the flush; nil: flushWrites (tests count it)
 }
 
 // Progress says how far a run is.

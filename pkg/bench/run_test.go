@@ -442,3 +442,31 @@ func TestRunKESWithSharedH2Config(t *testing.T) {
 		t.Errorf("the caller's TLS config was changed: NextProtos %v", cfg.NextProtos)
 	}
 }
+
+func TestRunFlushesBeforeEachS3Phase(t *testing.T) {
+	t.Parallel()
+	for _, noFlush := range []bool{false, true} {
+		_, s3 := newFakeS3(t)
+		o := quick()
+		o.Modes, o.Sizes, o.NoFlush = []Mode{ModeNone, ModeSSEKMS}, []int64{1 << 10}, noFlush
+		flushes := 0
+		const slow = 300 * time.Millisecond
+		o.flush = func() { flushes++; time.Sleep(slow) }
+		rep, err := Run(t.Context(), &s3, nil, o)
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		want := 2 * len(o.Modes) // before each PUT and each GET phase
+		if noFlush {
+			want = 0
+		}
+		if flushes != want {
+			t.Errorf("NoFlush %v: %d flushes, want %d", noFlush, flushes, want)
+		}
+		for _, r := range rep.S3 {
+			if r.Seconds >= slow.Seconds() {
+				t.Errorf("%s %s took %vs with a phase of %v: the flush was measured", r.Op, r.Mode, r.Seconds, o.Duration)
+			}
+		}
+	}
+}

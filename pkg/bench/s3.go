@@ -158,6 +158,7 @@ func (r *runner) cell(ctx context.Context, c *minio.Client, bucket string, cl ce
 		ContentType:          "application/octet-stream",
 		DisableMultipart:     true, // one request per object: its latency is the PUT's
 	}
+	r.settle()
 	st, err := r.measure(ctx, "PUT "+label, func(ctx context.Context, w, seq int) error {
 		name := fmt.Sprintf("%sw%d-%d", prefix, w, seq)
 		if _, err := c.PutObject(ctx, bucket, name, bytes.NewReader(body), int64(len(body)), putOpts); err != nil {
@@ -177,6 +178,7 @@ func (r *runner) cell(ctx context.Context, c *minio.Client, bucket string, cl ce
 		getOpts.ServerSideEncryption = sse // the customer key, on every read
 	}
 	bufs := make([][]byte, n)
+	r.settle()
 	st, err = r.measure(ctx, "GET "+label, func(ctx context.Context, w, seq int) error {
 		name := written[(w+seq*n)%len(written)]
 		if bufs[w] == nil {
@@ -199,6 +201,18 @@ func (r *runner) cell(ctx context.Context, c *minio.Client, bucket string, cl ce
 		return fmt.Errorf("bench: %w", err)
 	}
 	return nil
+}
+
+// settle writes the machine's dirty pages to disk before an S3 phase,
+// unless o.NoFlush; see Options.NoFlush.
+func (r *runner) settle() {
+	switch {
+	case r.o.NoFlush:
+	case r.o.flush != nil:
+		r.o.flush()
+	default:
+		flushWrites()
+	}
 }
 
 // warmUp has every worker's connection opened (and its TLS handshake
