@@ -418,7 +418,7 @@ func MeasureP3(ctx context.Context, e Env, l *Lab) ([]Section, error) {
 			"number of S3 operations (PUTs and GETs). Unlike throughput it hardly depends on what else the machine runs. MinIO " +
 			"calls KES once per SSE-KMS PUT (generate) and once per GET (decrypt); the static key needs no call. \"load\" is this " +
 			"harness, which generates the load in the same runs. On a machine whose cores are all busy, throughput goes as the " +
-			"inverse of the total: the ratio of the totals is the bound the KES round trip sets.",
+			"inverse of the total CPU per operation.",
 		SselabName: "sselab", RefName: "bare MinIO (static key)",
 		Rows: []Row{
 			cpuRow("MinIO, no encryption (control)", sl, st, none, "minio"),
@@ -433,10 +433,11 @@ func MeasureP3(ctx context.Context, e Env, l *Lab) ([]Section, error) {
 	}
 	if t, ref := sl.cpuSum(kms, all...), st.cpuSum(kms, all...); len(t) > 0 && len(ref) > 0 {
 		noKES := sl.cpuSum(kms, "load", "minio")
-		cpuSec.Notes = append(cpuSec.Notes, fmt.Sprintf("CPU bound for SSE-KMS 4 KiB throughput, sselab against the static key: "+
-			"%.2f (the static key's total over sselab's, medians), against a measured %.2f for PUT and %.2f for GET in P3. "+
-			"Even a KES that cost no CPU at all would leave a bound of %.2f: the rest is MinIO's own side of the KES round trip "+
-			"(its KES client: mutual TLS, HTTP/2, JSON), %.0f µs per operation more than with the static key.",
+		cpuSec.Notes = append(cpuSec.Notes, fmt.Sprintf("CPU per SSE-KMS operation, all processes, the static key's total over sselab's "+
+			"(medians): %.2f. Were the cores the only limit, that would be the throughput ratio; P3 measured %.2f for PUT and %.2f for "+
+			"GET, so part of the load waits on something else. Without the CPU KES itself uses, the ratio would still be %.2f: the rest "+
+			"is MinIO's own side of the KES round trip (its KES client: mutual TLS, HTTP/2, JSON), %.0f µs per operation more than "+
+			"with the static key.",
 			ref.Median()/t.Median(), vsStatic.Rows[0].Ratio().Median(), vsStatic.Rows[3].Ratio().Median(),
 			ref.Median()/noKES.Median(), sl.cpuSum(kms, "minio").Median()-st.cpuSum(kms, "minio").Median()))
 	}
