@@ -284,7 +284,7 @@ func (s *p3Server) cpuSum(mode bench.Mode, roles ...string) Series {
 // (sselab against the manual setup) and P3d (CPU per 4 KiB operation,
 // Linux).
 func MeasureP3(ctx context.Context, e Env, l *Lab) ([]Section, error) {
-	labT, _ := bench.LabTargets(l.Handle)
+	labT, labKES := bench.LabTargets(l.Handle)
 	p := l.Handle.PKI
 	certs := filepath.Join(e.Dir, "p3-certs")
 	if err := os.CopyFS(certs, os.DirFS(p.MinIOCertsDir())); err != nil {
@@ -441,8 +441,7 @@ func MeasureP3(ctx context.Context, e Env, l *Lab) ([]Section, error) {
 			ref.Median()/t.Median(), vsStatic.Rows[0].Ratio().Median(), vsStatic.Rows[3].Ratio().Median(),
 			ref.Median()/noKES.Median(), sl.cpuSum(kms, "minio").Median()-st.cpuSum(kms, "minio").Median()))
 	}
-	_, kesT := bench.LabTargets(l.Handle)
-	if proto := negotiated(kesT.Endpoint, kesT.TLS); !strings.Contains(proto, "h2") {
+	if proto := negotiated(labKES.Endpoint, labKES.TLS); !strings.Contains(proto, "h2") {
 		vsStatic.Notes = append(vsStatic.Notes, "The lab's KES negotiates "+proto+" with a client that offers HTTP/2. MinIO's KES client "+
 			"(`kes.NewClientWithConfig`) then keeps at most 2 idle connections, so each KMS call beyond 2 at a time opens and "+
 			"closes a new mutual-TLS connection: see the CPU per operation in P3d.")
