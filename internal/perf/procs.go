@@ -210,8 +210,9 @@ func launchMinIO(o MinIOOptions) (*MinIO, error) {
 	if o.KES != nil {
 		env = append(env, lab.KESEnv(o.KES.Target.Endpoint, o.KES.pki, o.KeyName)...)
 	} else {
-		env = append(env, "MINIO_KMS_SECRET_KEY="+o.KeyName+":"+secret(32), "MINIO_UPDATE=off", "MINIO_CALLHOME_ENABLE=off")
+		env = append(env, "MINIO_KMS_SECRET_KEY="+o.KeyName+":"+secret(32))
 	}
+	env = append(env, lab.QuietEnv()...)
 	m.proc, err = start(o.Binary, args, env, filepath.Join(o.Dir, "minio.log"))
 	if err != nil {
 		return nil, err

@@ -632,13 +632,13 @@ func minioEnv(base []string, c Credentials, kesEndpoint string, p *pki.PKI, key 
 		return strings.HasPrefix(name, "MINIO_") || name == vault.SecretEnv
 	})
 	env = append(env, "MINIO_ROOT_USER="+c.RootUser, "MINIO_ROOT_PASSWORD="+c.RootPassword)
-	return append(env, KESEnv(kesEndpoint, p, key)...)
+	env = append(env, KESEnv(kesEndpoint, p, key)...)
+	return append(env, QuietEnv()...)
 }
 
 // KESEnv is the environment that wires a MinIO to the KES server at
 // endpoint the way the lab wires its own: as MinIO's identity from p,
-// trusting p's CA, with key as the default key, and with MinIO's update
-// check and call-home off. It holds no secret.
+// trusting p's CA, with key as the default key. It holds no secret.
 func KESEnv(endpoint string, p *pki.PKI, key string) []string {
 	return []string{
 		"MINIO_KMS_KES_ENDPOINT=" + endpoint,
@@ -646,9 +646,14 @@ func KESEnv(endpoint string, p *pki.PKI, key string) []string {
 		"MINIO_KMS_KES_KEY_FILE=" + p.MinIOClient.KeyFile,
 		"MINIO_KMS_KES_CAPATH=" + p.CAFile(),
 		"MINIO_KMS_KES_KEY_NAME=" + key,
-		"MINIO_UPDATE=off",
-		"MINIO_CALLHOME_ENABLE=off",
 	}
+}
+
+// QuietEnv is the environment that turns off what MinIO would otherwise
+// do over the network on its own: its update check and call-home. The
+// lab gives it to its MinIO.
+func QuietEnv() []string {
+	return []string{"MINIO_UPDATE=off", "MINIO_CALLHOME_ENABLE=off"}
 }
 
 // probeReady succeeds once MinIO's readiness endpoint answers 200, which
