@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/url"
 	"os"
 	"os/exec"
@@ -22,18 +21,12 @@ import (
 	"time"
 
 	"github.com/sselab/sselab/internal/fsutil"
+	"github.com/sselab/sselab/internal/lockfile"
 )
 
 // progressEvery is how often a build (or a wait for another process's
 // build) reports that it is still going.
 var progressEvery = 15 * time.Second
-
-// lockPoll is how often a waiting process looks at another's lock.
-const lockPoll = 200 * time.Millisecond
-
-// staleAfter is how long a lock may go without a heartbeat before it is
-// taken over even though its pid is alive (the pid may have been reused).
-const staleAfter = 10 * time.Minute
 
 // tailLines is how many lines of the go command's output a failed build's
 // error shows.
@@ -47,7 +40,8 @@ const tailLines = 15
 //
 // A lock file (CACHE/minio/<version>.lock) keeps two sselab processes from
 // building the same version at once: the second waits for the first and
-// reuses its result. A lock left by a process that died is taken over.
+// reuses its result. It is an OS lock (see internal/lockfile), which the
+// OS drops when its holder dies: a build that was killed blocks nobody.
 func Build(ctx context.Context, o Options) (*Binary, error) {
 	o, err := o.withDefaults()
 	if err != nil {
@@ -150,7 +144,6 @@ func build(ctx context.Context, o Options, goPath string) (b *Binary, err error)
 			case <-done:
 				return
 			case <-t.C:
-				touchLock(lockPath(o))
 				fmt.Fprintf(o.Progress, "still building, %s elapsed, %s\n", time.Since(start).Round(time.Second), out.status())
 			}
 		}
@@ -395,95 +388,40 @@ func (b *buildOutput) tail() string {
 	return "  " + strings.Join(b.last, "\n  ")
 }
 
-// acquireLock takes the lock file at path, created with O_EXCL and holding
-// this process's pid. While a live process holds it, acquireLock waits
-// (reporting on progress) until it is released or ctx ends; a lock whose
-// process is gone, or that had no heartbeat for staleAfter, is taken over.
-// The returned function releases the lock.
+// acquireLock takes the lock file at path (see internal/lockfile). While
+// another process holds it, acquireLock waits until it is released or ctx
+// ends, saying so on progress at most every progressEvery; taking over the
+// file of a holder that is gone is said too. The returned function
+// releases the lock.
 func acquireLock(ctx context.Context, path string, progress io.Writer) (func(), error) {
-	mine := []byte(strconv.Itoa(os.Getpid()) + "\n")
 	var waitStart, reported time.Time
-	for {
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err == nil {
-			_, werr := f.Write(mine)
-			if cerr := f.Close(); werr == nil {
-				werr = cerr
-			}
-			if werr != nil {
-				os.Remove(path)
-				return nil, fmt.Errorf("miniobin: lock %s: %w", path, werr)
-			}
-			return func() {
-				if b, err := os.ReadFile(path); err == nil && bytes.Equal(b, mine) {
-					os.Remove(path)
-				}
-			}, nil
-		}
-		if !errors.Is(err, fs.ErrExist) {
-			return nil, fmt.Errorf("miniobin: lock %s: %w", path, err)
-		}
-		held, err := os.ReadFile(path)
-		fi, serr := os.Stat(path)
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(serr, fs.ErrNotExist) {
-			continue // released meanwhile
-		}
-		if err != nil {
-			return nil, fmt.Errorf("miniobin: lock %s: %w", path, err)
-		}
-		if serr != nil {
-			return nil, fmt.Errorf("miniobin: lock %s: %w", path, serr)
-		}
-		pid, stale := lockState(held, time.Since(fi.ModTime()))
-		if stale != "" {
-			fmt.Fprintf(progress, "taking over the lock %s: %s\n", path, stale)
-			// Remove only the lock that was judged, not one that a third
-			// process has made since.
-			if again, err := os.ReadFile(path); err == nil && bytes.Equal(again, held) {
-				if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-					return nil, fmt.Errorf("miniobin: removing stale lock: %w", err)
-				}
-			}
-			continue
-		}
+	l, err := lockfile.Wait(ctx, path, func(pid int) {
 		now := time.Now()
 		if waitStart.IsZero() {
 			waitStart = now
 		}
 		if reported.IsZero() || now.Sub(reported) >= progressEvery {
-			fmt.Fprintf(progress, "waiting for process %d, which is building or caching MinIO (lock %s), %s elapsed ...\n",
-				pid, path, now.Sub(waitStart).Round(time.Second))
+			fmt.Fprintf(progress, "waiting for %s, which is building or caching MinIO (lock %s), %s elapsed ...\n",
+				processName(pid), path, now.Sub(waitStart).Round(time.Second))
 			reported = now
 		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("miniobin: waiting for lock %s held by process %d: %w", path, pid, ctx.Err())
-		case <-time.After(lockPoll):
+	})
+	if err != nil {
+		if held := (*lockfile.HeldError)(nil); errors.As(err, &held) { // ctx ended while it was held
+			return nil, fmt.Errorf("miniobin: waiting for lock %s held by %s: %w", path, processName(held.PID), ctx.Err())
 		}
+		return nil, fmt.Errorf("miniobin: %w", err)
 	}
+	if pid := l.Previous(); pid > 0 {
+		fmt.Fprintf(progress, "taking over the lock %s: process %d is gone\n", path, pid)
+	}
+	return l.Release, nil
 }
 
-// lockState reads a lock's content and age; stale is "" for a live lock,
-// else why it is stale.
-func lockState(content []byte, age time.Duration) (pid int, stale string) {
-	pid, err := strconv.Atoi(strings.TrimSpace(string(content)))
-	switch {
-	case err != nil || pid <= 0:
-		// The holder writes its pid right after creating the file.
-		if age > 10*time.Second {
-			return 0, fmt.Sprintf("it holds no pid (%q)", content)
-		}
-		return 0, ""
-	case !processAlive(pid):
-		return pid, fmt.Sprintf("process %d is gone", pid)
-	case age > staleAfter:
-		return pid, fmt.Sprintf("no heartbeat from process %d for %s", pid, age.Round(time.Second))
+// processName is "process PID", or "another process" for pid 0 (unknown).
+func processName(pid int) string {
+	if pid <= 0 {
+		return "another process"
 	}
-	return pid, ""
-}
-
-// touchLock renews the lock's heartbeat (its modification time).
-func touchLock(path string) {
-	now := time.Now()
-	os.Chtimes(path, now, now)
+	return fmt.Sprintf("process %d", pid)
 }

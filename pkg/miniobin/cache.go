@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/sselab/sselab/internal/fsutil"
+	"github.com/sselab/sselab/internal/lockfile"
 )
 
 // Entry is one cached MinIO binary.
@@ -205,7 +206,7 @@ func Prune(ctx context.Context, o Options) ([]string, error) {
 	for _, p := range parts {
 		v := o
 		v.Version = "download-" + strings.TrimSuffix(filepath.Base(p), ".part")
-		if _, err := os.Stat(lockPath(v)); err == nil {
+		if lockfile.Held(lockPath(v)) {
 			continue
 		}
 		if err := os.Remove(p); err != nil {

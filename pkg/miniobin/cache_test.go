@@ -162,4 +162,27 @@ func TestPrune(t *testing.T) {
 			t.Errorf("the newest binary is gone: %v", err)
 		}
 	})
+	t.Run("partial downloads unless a fetch holds their lock", func(t *testing.T) {
+		t.Parallel()
+		cacheDir := t.TempDir()
+		downloads := filepath.Join(minioDir(cacheDir), "downloads")
+		os.MkdirAll(downloads, 0o700)
+		lockOf := func(name string) string {
+			return lockPath(Options{CacheDir: cacheDir, Version: "download-" + name})
+		}
+		fetching := filepath.Join(downloads, "aaaa.part") // a fetch runs
+		holdLock(t, lockOf("aaaa"))
+		left := filepath.Join(downloads, "bbbb.part") // its fetch was killed
+		os.WriteFile(lockOf("bbbb"), []byte("999999999\n"), 0o600)
+		for _, p := range []string{fetching, left} {
+			os.WriteFile(p, []byte("partial"), 0o600)
+		}
+		removed, err := Prune(ctx, Options{CacheDir: cacheDir})
+		if err != nil || !slices.Equal(removed, []string{left}) {
+			t.Errorf("Prune: got %v, %v; want only %s removed", removed, err, left)
+		}
+		if _, err := os.Stat(fetching); err != nil {
+			t.Errorf("the partial download of a running fetch is gone: %v", err)
+		}
+	})
 }

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sselab/sselab/internal/lockfile"
 )
 
 // The test binary doubles as the fake programs it needs: started under the
@@ -574,27 +576,35 @@ func leftovers(t *testing.T, cacheDir string) []string {
 	return got
 }
 
+// TestBuild builds with the fake go, after each kind of lock file that
+// nobody holds. The lock is an OS lock (internal/lockfile), which the OS
+// drops when its holder dies, so there is no heartbeat any more and no
+// "live lock without heartbeat" case: a file whose pid runs but whose
+// lock nobody holds is simply taken (internal/lockfile tests that), and a
+// held lock is waited for (TestBuildWaitsForLiveLock).
 func TestBuild(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name         string
-		lock         func(t *testing.T, path string) // make a lock before building
-		wantProgress []string
+		name string
+		// lock makes a lock file before building and returns what the
+		// progress must then say.
+		lock           func(t *testing.T, path string) []string
+		wantNoProgress []string
 	}{
-		{"no lock", nil, nil},
-		{"lock of a dead process is taken over", func(t *testing.T, path string) {
-			os.WriteFile(path, []byte(strconv.Itoa(deadPid(t))+"\n"), 0o600)
-		}, []string{"taking over the lock", "is gone"}},
-		{"live lock without heartbeat is taken over", func(t *testing.T, path string) {
-			os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600)
-			old := time.Now().Add(-time.Hour)
-			os.Chtimes(path, old, old)
-		}, []string{"taking over the lock", "no heartbeat"}},
-		{"old lock without pid is taken over", func(t *testing.T, path string) {
+		{"no lock", nil, []string{"taking over", "waiting"}},
+		{"lock file of a dead process is taken over", func(t *testing.T, path string) []string {
+			pid := deadPid(t)
+			os.WriteFile(path, []byte(strconv.Itoa(pid)+"\n"), 0o600)
+			return []string{fmt.Sprintf("taking over the lock %s: process %d is gone\n", path, pid)}
+		}, []string{"waiting"}},
+		{"empty lock file is taken", func(t *testing.T, path string) []string {
 			os.WriteFile(path, nil, 0o600)
-			old := time.Now().Add(-time.Minute)
-			os.Chtimes(path, old, old)
-		}, []string{"taking over the lock", "holds no pid"}},
+			return nil
+		}, []string{"taking over", "waiting"}},
+		{"garbage lock file is taken", func(t *testing.T, path string) []string {
+			os.WriteFile(path, []byte("garbage\n"), 0o600)
+			return nil
+		}, []string{"taking over", "waiting"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -604,9 +614,10 @@ func TestBuild(t *testing.T) {
 			gotool := fake(t, filepath.Join(dir, "gotool"), "go", master)
 			var progress syncBuffer
 			o := Options{CacheDir: cacheDir, Version: testVersion, Build: true, Progress: &progress, LookPath: lookPath(map[string]string{"go": gotool})}
+			var wantProgress []string
 			if tt.lock != nil {
 				os.MkdirAll(minioDir(cacheDir), 0o700)
-				tt.lock(t, lockPath(o))
+				wantProgress = tt.lock(t, lockPath(o))
 			}
 			b, err := Build(context.Background(), o)
 			if err != nil {
@@ -630,9 +641,14 @@ func TestBuild(t *testing.T) {
 				"building MinIO " + testVersion + " from source with go1.99-fake (first time only; about 4-15 minutes) ...\n",
 				"built MinIO " + testVersion + " in ",
 				": " + wantPath + "\n",
-			}, tt.wantProgress...) {
+			}, wantProgress...) {
 				if !strings.Contains(progress.String(), w) {
 					t.Errorf("got progress %q, want it to contain %q", progress.String(), w)
+				}
+			}
+			for _, w := range tt.wantNoProgress {
+				if strings.Contains(progress.String(), w) {
+					t.Errorf("got progress %q, want it not to contain %q", progress.String(), w)
 				}
 			}
 			raw, err := os.ReadFile(filepath.Join(versionDir(cacheDir, testVersion), "manifest.json"))
@@ -696,6 +712,19 @@ func TestBuildFails(t *testing.T) {
 	}
 }
 
+// holdLock takes the lock at path as another build would: flock and
+// LockFileEx conflict between two opens even in one process. The lock is
+// released when the test ends, if not before.
+func holdLock(t *testing.T, path string) *lockfile.Lock {
+	t.Helper()
+	l, err := lockfile.TryLock(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.Release)
+	return l
+}
+
 func TestBuildWaitsForLiveLock(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -704,11 +733,8 @@ func TestBuildWaitsForLiveLock(t *testing.T) {
 	var progress syncBuffer
 	o := Options{CacheDir: cacheDir, Version: testVersion, Progress: &progress, LookPath: lookPath(map[string]string{"go": gotool})}
 	os.MkdirAll(minioDir(cacheDir), 0o700)
-	lock := lockPath(o)
-	// This process is alive: the lock is held by "another build".
-	if err := os.WriteFile(lock, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	// The lock is held by "another build" (it writes this process's pid).
+	lock := holdLock(t, lockPath(o))
 	type result struct {
 		b   *Binary
 		err error
@@ -725,7 +751,7 @@ func TestBuildWaitsForLiveLock(t *testing.T) {
 	}
 	// The other build finishes: its result appears, then the lock goes.
 	want := seedCache(t, cacheDir, testVersion)
-	os.Remove(lock)
+	lock.Release()
 	var r result
 	select {
 	case r = <-done:
@@ -741,6 +767,9 @@ func TestBuildWaitsForLiveLock(t *testing.T) {
 	if !strings.Contains(progress.String(), fmt.Sprintf("waiting for process %d", os.Getpid())) {
 		t.Errorf("got progress %q, want a waiting line", progress.String())
 	}
+	if strings.Contains(progress.String(), "taking over") {
+		t.Errorf("got progress %q, want no takeover of a lock that was released", progress.String())
+	}
 }
 
 func TestBuildWaitCanceled(t *testing.T) {
@@ -750,15 +779,18 @@ func TestBuildWaitCanceled(t *testing.T) {
 	gotool := fake(t, filepath.Join(dir, "gotool"), "go", master)
 	o := Options{CacheDir: cacheDir, Version: testVersion, LookPath: lookPath(map[string]string{"go": gotool})}
 	os.MkdirAll(minioDir(cacheDir), 0o700)
-	os.WriteFile(lockPath(o), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600)
+	holdLock(t, lockPath(o))
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	_, err := Build(ctx, o)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("got %v, want context.DeadlineExceeded", err)
 	}
-	if _, err := os.Stat(lockPath(o)); err != nil {
-		t.Errorf("got %v, want the other process's lock left alone", err)
+	if want := fmt.Sprintf("miniobin: waiting for lock %s held by process %d: ", lockPath(o), os.Getpid()); !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("got error %q, want it to start with %q", err, want)
+	}
+	if !lockfile.Held(lockPath(o)) {
+		t.Errorf("got the other process's lock dropped, want it left alone")
 	}
 }
 

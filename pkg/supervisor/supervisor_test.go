@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sselab/sselab/internal/proc"
 )
 
 // The test binary plays the child, as in os/exec's tests: with
@@ -354,7 +356,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // waitGone waits until no process has the given pid.
 func waitGone(t *testing.T, pid int) {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("process %d to be gone", pid), func() bool { return !processAlive(pid) })
+	waitFor(t, fmt.Sprintf("process %d to be gone", pid), func() bool { return !proc.Alive(pid) })
 }
 
 func readPID(t *testing.T, dir string) int {
@@ -905,7 +907,7 @@ func startParent(t *testing.T, dir string, env ...string) (*exec.Cmd, int) {
 			p.Kill()
 		}
 	})
-	if !processAlive(pid) {
+	if !proc.Alive(pid) {
 		t.Fatalf("grandchild %d is not running", pid)
 	}
 	return cmd, pid

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sselab/sselab/internal/proc"
 )
 
 // TestWatchdogKillsChildWhenParentKilled SIGKILLs a parent whose
@@ -25,13 +27,13 @@ func TestWatchdogKillsChildWhenParentKilled(t *testing.T) {
 	parent, pid := startParent(t, dir, envWatchdog+"=1")
 	wpid := readPIDFile(t, filepath.Join(dir, "watchdog.pid"))
 	t.Cleanup(func() { syscall.Kill(wpid, syscall.SIGKILL) })
-	if !processAlive(wpid) {
+	if !proc.Alive(wpid) {
 		t.Fatalf("watchdog %d is not running", wpid)
 	}
 
 	killParent(t, parent)
 	killed := time.Now()
-	for processAlive(pid) {
+	for proc.Alive(pid) {
 		if time.Since(killed) > 3*time.Second {
 			t.Fatalf("grandchild %d still runs 3s after its parent was killed", pid)
 		}
@@ -42,7 +44,7 @@ func TestWatchdogKillsChildWhenParentKilled(t *testing.T) {
 	// The watchdog exits once the group is gone, or after its grace
 	// period if the exited grandchild is not reaped at once.
 	deadline := time.Now().Add(watchdogGrace + 5*time.Second)
-	for processAlive(wpid) {
+	for proc.Alive(wpid) {
 		if time.Now().After(deadline) {
 			t.Fatalf("watchdog %d still runs %s after the grandchild is gone", wpid, watchdogGrace+5*time.Second)
 		}
@@ -81,7 +83,7 @@ func TestWatchdogDismissed(t *testing.T) {
 	}
 	defer p.Stop(context.Background())
 	first := readPIDFile(t, filepath.Join(wdir, "watchdog.pid"))
-	if !processAlive(first) {
+	if !proc.Alive(first) {
 		t.Fatalf("watchdog %d is not running", first)
 	}
 	os.Remove(filepath.Join(wdir, "watchdog.pid"))
@@ -96,7 +98,7 @@ func TestWatchdogDismissed(t *testing.T) {
 		t.Fatalf("the restarted child has the same watchdog %d", first)
 	}
 	waitGone(t, first)
-	if !processAlive(second) {
+	if !proc.Alive(second) {
 		t.Errorf("watchdog %d of the restarted child is not running", second)
 	}
 	// Stop only once the restarted child handles SIGTERM: a signal that
@@ -112,7 +114,7 @@ func TestWatchdogDismissed(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Stop returns once the watchdog was dismissed and waited for.
-	if processAlive(second) {
+	if proc.Alive(second) {
 		t.Errorf("watchdog %d still runs after Stop returned", second)
 	}
 	log, err := os.ReadFile(cfg.LogFile)
