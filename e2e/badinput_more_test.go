@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sselab/sselab/pkg/lab"
+	"github.com/sselab/sselab/pkg/labdir"
 	"github.com/sselab/sselab/pkg/pki"
 )
 
@@ -156,11 +156,15 @@ func TestBadInput(t *testing.T) {
 		{name: "unknown command", args: []string{"stop", "--dir", "$DIR"},
 			refusal: refusal{code: 2, want: []string{`unknown command "stop"`, "see 'sselab --help'"}}},
 
-		// Bad values that only the command can judge: exit 1.
+		// Values the command cannot take, however the machine is: a
+		// mistake on the command line too, exit 2 and the help to read.
 		{name: "up with a port over 65535", args: append([]string{"up", "--dir", "$DIR", "--address", "127.0.0.1:99999"}, freePorts[2:]...),
-			refusal: refusal{code: 1, want: []string{"--address", "from 0 to 65535"}}},
+			refusal: refusal{code: 2, want: []string{"--address", "from 0 to 65535"}}},
 		{name: "up with an address without host", args: append([]string{"up", "--dir", "$DIR", "--address", ":0"}, freePorts[2:]...),
-			refusal: refusal{code: 1, want: []string{"--address", "use 127.0.0.1:0"}}},
+			refusal: refusal{code: 2, want: []string{"--address", "use 127.0.0.1:0", "see 'sselab up --help'"}}},
+
+		// Values that only the machine, the state directory or the lab
+		// can refuse: exit 1.
 		{name: "up --detach with the S3 port in use", args: slices.Concat([]string{"up", "--detach", "--dir", "$DIR", "--address", "BUSY"}, freePorts[2:]),
 			refusal: refusal{code: 1, want: []string{"is in use by another program", "pass --address"}}},
 		{name: "up --dir that is a file", args: append([]string{"up", "--dir", "$DIR/file"}, freePorts...),
@@ -287,23 +291,23 @@ func TestBadInput(t *testing.T) {
 		{name: "up --detach on a directory in use", on: onRunning, args: append([]string{"up", "--detach", "--dir", "$DIR"}, freePorts...),
 			refusal: refusal{code: 1, want: []string{"a lab is already running on this directory", "pick another --dir"}}},
 		{name: "key create with a slash", on: onRunning, args: []string{"key", "create", "a/b", "--dir", "$DIR"},
-			refusal: refusal{code: 1, want: []string{`invalid key name "a/b"`, "letters, digits"}}},
+			refusal: refusal{code: 2, want: []string{`invalid key name "a/b"`, "letters, digits"}}},
 		{name: "key create with an empty name", on: onRunning, args: []string{"key", "create", "", "--dir", "$DIR"},
-			refusal: refusal{code: 1, want: []string{`invalid key name ""`, "1-80 letters"}}},
+			refusal: refusal{code: 2, want: []string{`invalid key name ""`, "1-80 letters"}}},
 		{name: "key create with 81 characters", on: onRunning, args: []string{"key", "create", long, "--dir", "$DIR"},
-			refusal: refusal{code: 1, want: []string{"invalid key name", "1-80 letters"}}},
-		{name: "key create of an existing key", on: onRunning, args: []string{"key", "create", lab.DefaultKey, "--dir", "$DIR"},
-			refusal: refusal{code: 1, want: []string{"key " + lab.DefaultKey + " already exists", "pick another name"}}},
+			refusal: refusal{code: 2, want: []string{"invalid key name", "1-80 letters"}}},
+		{name: "key create of an existing key", on: onRunning, args: []string{"key", "create", labdir.DefaultKey, "--dir", "$DIR"},
+			refusal: refusal{code: 1, want: []string{"key " + labdir.DefaultKey + " already exists", "pick another name"}}},
 		{name: "key import of short material", on: onRunning, args: []string{"key", "import", "k3", "--file", shortKey, "--dir", "$DIR"},
 			refusal: refusal{code: 1, want: []string{"must be 32 bytes", "head -c 32 /dev/urandom | base64"}}},
 		{name: "key describe of a missing key", on: onRunning, args: []string{"key", "describe", "nope", "--dir", "$DIR"},
 			refusal: refusal{code: 1, want: []string{"key nope does not exist", "sselab key list"}}},
-		{name: "key delete of the default key", on: onRunning, args: []string{"key", "delete", lab.DefaultKey, "--force", "--dir", "$DIR"},
-			refusal: refusal{code: 1, want: []string{lab.DefaultKey + " is the lab's default key", "cannot be deleted"}}},
+		{name: "key delete of the default key", on: onRunning, args: []string{"key", "delete", labdir.DefaultKey, "--force", "--dir", "$DIR"},
+			refusal: refusal{code: 1, want: []string{labdir.DefaultKey + " is the lab's default key", "cannot be deleted"}}},
 		{name: "bucket create with upper case and underscore", on: onRunning, args: []string{"bucket", "create", "No_Such", "--dir", "$DIR"},
-			refusal: refusal{code: 1, want: []string{`invalid bucket name "No_Such"`}, wantAny: []string{"lowercase", "a-z"}}},
+			refusal: refusal{code: 2, want: []string{`invalid bucket name "No_Such"`}, wantAny: []string{"lowercase", "a-z"}}},
 		{name: "bucket create with two letters", on: onRunning, args: []string{"bucket", "create", "ab", "--dir", "$DIR"},
-			refusal: refusal{code: 1, want: []string{`invalid bucket name "ab"`, "shorter than 3"}}},
+			refusal: refusal{code: 2, want: []string{`invalid bucket name "ab"`, "shorter than 3"}}},
 		{name: "bucket create with a missing key", on: onRunning, args: []string{"bucket", "create", "bucket4", "--sse-kms", "missing", "--dir", "$DIR"},
 			refusal: refusal{code: 1, want: []string{"key missing does not exist", "sselab key list"}}},
 		{name: "bucket encryption of a missing bucket", on: onRunning, args: []string{"bucket", "encryption", "nobucket", "--dir", "$DIR"},
@@ -382,8 +386,8 @@ func TestBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(buckets) != 1 || buckets[0].Name != lab.DefaultBucket {
-		t.Errorf("the running lab's buckets after the bad input: got %v, want only %s", buckets, lab.DefaultBucket)
+	if len(buckets) != 1 || buckets[0].Name != labdir.DefaultBucket {
+		t.Errorf("the running lab's buckets after the bad input: got %v, want only %s", buckets, labdir.DefaultBucket)
 	}
 }
 
@@ -450,7 +454,7 @@ func copyTree(t *testing.T, src, dst string) {
 // labCA returns the CA of the PKI in dir/certs.
 func labCA(t *testing.T, dir string) *pki.Cert {
 	t.Helper()
-	p, err := pki.Load(lab.Layout{Root: dir}.CertsDir())
+	p, err := pki.Load(labdir.Layout{Root: dir}.CertsDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -489,7 +493,7 @@ func otherCA(t *testing.T) *pki.Cert {
 // certificate's own key, for the CA).
 func reissue(t *testing.T, dir, name string, issuer *pki.Cert, mutate func(*x509.Certificate)) {
 	t.Helper()
-	path := filepath.Join(lab.Layout{Root: dir}.CertsDir(), name)
+	path := filepath.Join(labdir.Layout{Root: dir}.CertsDir(), name)
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/sselab/sselab/internal/testtools"
-	"github.com/sselab/sselab/pkg/lab"
+	"github.com/sselab/sselab/pkg/labdir"
 )
 
 // TestUpBadInput runs `sselab up` with bad input: each case must exit
@@ -60,15 +60,15 @@ exit 1
 			want: []string{"port " + busyPort + " is in use", "--kes-address"}},
 		{name: "console port in use", args: []string{"--console-address", busyAddr}, code: 1,
 			want: []string{"port " + busyPort + " is in use", "--console-address"}},
-		{name: "same port twice", args: []string{"--address", testtools.FreeAddr(t), "--console-address", "SAME"}, code: 1,
+		{name: "same port twice", args: []string{"--address", testtools.FreeAddr(t), "--console-address", "SAME"}, code: 2,
 			want: []string{"same port", "--console-address", "--address"}},
-		{name: "address without port", args: []string{"--address", "127.0.0.1"}, code: 1,
+		{name: "address without port", args: []string{"--address", "127.0.0.1"}, code: 2,
 			want: []string{"--address", "host:port"}},
 		{name: "unknown flag", args: []string{"--adress", "127.0.0.1:9000"}, code: 2,
 			want: []string{"unknown flag: --adress", "see 'sselab up --help'"}},
-		{name: "bad key name", args: []string{"--key", "a/b"}, code: 1,
+		{name: "bad key name", args: []string{"--key", "a/b"}, code: 2,
 			want: []string{"invalid key name"}},
-		{name: "bad bucket name", args: []string{"--bucket", "No_Such"}, code: 1,
+		{name: "bad bucket name", args: []string{"--bucket", "No_Such"}, code: 2,
 			want: []string{"invalid bucket name"}},
 		{name: "unwritable dir", args: []string{"--dir", filepath.Join(regular, "lab")}, code: 1,
 			want: []string{"cannot use --dir"}},
@@ -89,7 +89,7 @@ exit 1
 			prepare: func(t *testing.T, dir string) {
 				mustRun(t, append([]string{"up", "--detach", "--dir", dir}, freePorts...)...)
 				mustRun(t, "down", "--dir", dir)
-				keys := lab.Layout{Root: dir}.KeyStoreDir()
+				keys := labdir.Layout{Root: dir}.KeyStoreDir()
 				os.RemoveAll(keys)
 				os.WriteFile(keys, []byte("not a directory"), 0o600)
 			},

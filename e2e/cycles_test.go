@@ -9,6 +9,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/sselab/sselab/pkg/lab"
+	"github.com/sselab/sselab/pkg/labdir"
 	"github.com/sselab/sselab/pkg/pki"
 )
 
@@ -22,12 +23,12 @@ func TestUpDownCycles(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "lab")
 	h := upDetached(t, dir)
-	body := putMarker(t, h, lab.DefaultBucket, "kept")
+	body := putMarker(t, h, labdir.DefaultBucket, "kept")
 	first, err := pki.Load(h.Layout.CertsDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	keyFile := filepath.Join(h.Layout.KeyStoreDir(), lab.DefaultKey)
+	keyFile := filepath.Join(h.Layout.KeyStoreDir(), labdir.DefaultKey)
 	keyBytes, err := os.ReadFile(keyFile)
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +54,7 @@ func TestUpDownCycles(t *testing.T) {
 			t.Fatalf("cycle %d: the default key's stored form changed", i)
 		}
 		s3, _ := h2.S3()
-		if got := readObject(t, s3, lab.DefaultBucket, "kept", minio.GetObjectOptions{}); !bytes.Equal(got, body) {
+		if got := readObject(t, s3, labdir.DefaultBucket, "kept", minio.GetObjectOptions{}); !bytes.Equal(got, body) {
 			t.Fatalf("cycle %d: got %q, want %q", i, got, body)
 		}
 	}

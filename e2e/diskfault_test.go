@@ -17,6 +17,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/sselab/sselab/pkg/lab"
+	"github.com/sselab/sselab/pkg/labdir"
 )
 
 // TestDiskFull fills the file system of a running lab's state directory
@@ -104,7 +105,7 @@ func diskFault(t *testing.T, dir string, breakDisk, repair func(t *testing.T), k
 		rand.NewChaCha8(seed()).Read(body)
 		pctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
-		_, err := s3.PutObject(pctx, lab.DefaultBucket, name, bytes.NewReader(body), int64(size), minio.PutObjectOptions{})
+		_, err := s3.PutObject(pctx, labdir.DefaultBucket, name, bytes.NewReader(body), int64(size), minio.PutObjectOptions{})
 		if err == nil {
 			objects[name] = body
 		}
@@ -113,7 +114,7 @@ func diskFault(t *testing.T, dir string, breakDisk, repair func(t *testing.T), k
 	checkObjects := func(when string) {
 		t.Helper()
 		for name, body := range objects {
-			got := readObject(t, s3, lab.DefaultBucket, name, minio.GetObjectOptions{})
+			got := readObject(t, s3, labdir.DefaultBucket, name, minio.GetObjectOptions{})
 			if !bytes.Equal(got, body) {
 				t.Errorf("%s: %s reads back %d different bytes, want the %d stored", when, name, len(got), len(body))
 			}
@@ -164,7 +165,7 @@ func diskFault(t *testing.T, dir string, breakDisk, repair func(t *testing.T), k
 		judge(t, "",
 			refusal{code: 1, want: []string{"during"}, wantAny: keyWords}.problems(r))
 	})
-	checkKeys("on the broken disk", "before", lab.DefaultKey)
+	checkKeys("on the broken disk", "before", labdir.DefaultKey)
 	checkObjects("on the broken disk")
 	if st, code := status(t, dir); !st.Running {
 		t.Errorf("the lab stopped on the broken disk: exit %d, %+v", code, st)
@@ -181,11 +182,11 @@ func diskFault(t *testing.T, dir string, breakDisk, repair func(t *testing.T), k
 	repair(t)
 	// MinIO may need a moment to use its drive again.
 	eventually(t, "a PUT after the disk was repaired", 2*time.Minute, func() error { return put("after", 100_000) })
-	if _, err := s3.StatObject(ctx, lab.DefaultBucket, "during", minio.StatObjectOptions{}); minio.ToErrorResponse(err).Code != minio.NoSuchKey {
+	if _, err := s3.StatObject(ctx, labdir.DefaultBucket, "during", minio.StatObjectOptions{}); minio.ToErrorResponse(err).Code != minio.NoSuchKey {
 		t.Errorf("the PUT refused on the broken disk left an object: stat says %v", err)
 	}
 	mustRun(t, append([]string{"key", "create", "after"}, d...)...)
-	checkKeys("after the repair", "after", "before", lab.DefaultKey)
+	checkKeys("after the repair", "after", "before", labdir.DefaultKey)
 	checkObjects("after the repair")
 	waitReady(t, dir)
 
@@ -194,7 +195,7 @@ func diskFault(t *testing.T, dir string, breakDisk, repair func(t *testing.T), k
 	if s3, err = h.S3(); err != nil {
 		t.Fatal(err)
 	}
-	checkKeys("after down and up", "after", "before", lab.DefaultKey)
+	checkKeys("after down and up", "after", "before", labdir.DefaultKey)
 	checkObjects("after down and up")
 }
 

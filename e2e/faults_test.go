@@ -11,7 +11,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
-	"github.com/sselab/sselab/pkg/lab"
+	"github.com/sselab/sselab/pkg/labdir"
 )
 
 // TestMinIOKilledWhileWriting SIGKILLs MinIO ten times while a writer
@@ -45,7 +45,7 @@ func TestMinIOKilledWhileWriting(t *testing.T) {
 			}
 			name := fmt.Sprintf("obj-%05d", i)
 			body := []byte(fmt.Sprintf("object %d %s", i, time.Now()))
-			if _, err := s3.PutObject(ctx, lab.DefaultBucket, name, bytes.NewReader(body), int64(len(body)), minio.PutObjectOptions{}); err != nil {
+			if _, err := s3.PutObject(ctx, labdir.DefaultBucket, name, bytes.NewReader(body), int64(len(body)), minio.PutObjectOptions{}); err != nil {
 				time.Sleep(20 * time.Millisecond) // MinIO is restarting
 				continue
 			}
@@ -84,7 +84,7 @@ func TestMinIOKilledWhileWriting(t *testing.T) {
 		t.Fatalf("the writer stored %d objects before the deadline, want %d", len(stored), want)
 	}
 	for name, body := range stored {
-		if got := readObject(t, s3, lab.DefaultBucket, name, minio.GetObjectOptions{}); !bytes.Equal(got, body) {
+		if got := readObject(t, s3, labdir.DefaultBucket, name, minio.GetObjectOptions{}); !bytes.Equal(got, body) {
 			t.Fatalf("%s: got %q, want %q", name, got, body)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/sselab/sselab/pkg/lab"
+	"github.com/sselab/sselab/pkg/labdir"
 )
 
 // TestUpWithKESConfig starts a lab from a KES server configuration shaped
@@ -45,19 +46,19 @@ keystore:
 	if !strings.Contains(r.stdout, "keystore from "+config) || !strings.Contains(r.stdout, "replaced the file's address, tls, policy") {
 		t.Errorf("summary: got\n%s\nwant it to name the file and what sselab replaced", r.stdout)
 	}
-	for _, k := range []string{lab.DefaultKey, "from-the-file"} {
+	for _, k := range []string{labdir.DefaultKey, "from-the-file"} {
 		if _, err := os.Stat(filepath.Join(keys, k)); err != nil {
 			t.Errorf("key %s is not in the file's keystore %s: %v", k, keys, err)
 		}
 	}
-	if _, err := os.Stat(lab.Layout{Root: dir}.KeyStoreDir()); err == nil {
+	if _, err := os.Stat(labdir.Layout{Root: dir}.KeyStoreDir()); err == nil {
 		t.Error("the lab's own keystore directory was used although --kes-config names another")
 	}
 	h, err := lab.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	body := putMarker(t, h, lab.DefaultBucket, "o")
+	body := putMarker(t, h, labdir.DefaultBucket, "o")
 	mustRun(t, "down", "--dir", dir)
 
 	// Remembered: a plain up uses the same keystore and reads the object.
@@ -67,7 +68,7 @@ keystore:
 	}
 	h, _ = lab.Open(dir)
 	s3, _ := h.S3()
-	if got := readObject(t, s3, lab.DefaultBucket, "o", minio.GetObjectOptions{}); !bytes.Equal(got, body) {
+	if got := readObject(t, s3, labdir.DefaultBucket, "o", minio.GetObjectOptions{}); !bytes.Equal(got, body) {
 		t.Errorf("after down and up: got %q, want %q", got, body)
 	}
 }

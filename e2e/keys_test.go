@@ -17,6 +17,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/sselab/sselab/pkg/lab"
+	"github.com/sselab/sselab/pkg/labdir"
 )
 
 // TestKeysAndBuckets drives 'sselab key' and 'sselab bucket' as a user
@@ -57,7 +58,7 @@ func TestKeysAndBuckets(t *testing.T) {
 	for _, k := range keys {
 		names = append(names, k.Name)
 	}
-	if got, want := strings.Join(names, ","), "imported,photos-key,"+lab.DefaultKey; got != want {
+	if got, want := strings.Join(names, ","), "imported,photos-key,"+labdir.DefaultKey; got != want {
 		t.Errorf("key list: got %s, want %s", got, want)
 	}
 	if out := must("key", "list", "photo*"); !strings.Contains(out, "photos-key") || strings.Contains(out, "imported") {
@@ -108,7 +109,7 @@ func TestKeysAndBuckets(t *testing.T) {
 		t.Fatal(err)
 	}
 	fails("would become unreadable forever", "key", "delete", "photos-key")
-	fails("default key", "key", "delete", lab.DefaultKey)
+	fails("default key", "key", "delete", labdir.DefaultKey)
 	if got := readObject(t, s3, "photos", "p.jpg", minio.GetObjectOptions{}); !bytes.Equal(got, body) {
 		t.Fatal("the object is unreadable after refused deletes")
 	}
@@ -154,8 +155,8 @@ func TestExpiredOperatorCertificate(t *testing.T) {
 		t.Error("the refused commands changed the state directory")
 	}
 	keys, _, err := h.KES().ListKeys(t.Context(), "*", -1)
-	if err != nil || strings.Join(keys, ",") != lab.DefaultKey {
-		t.Errorf("keys after the refused commands: got %v, %v; want only %s", keys, err, lab.DefaultKey)
+	if err != nil || strings.Join(keys, ",") != labdir.DefaultKey {
+		t.Errorf("keys after the refused commands: got %v, %v; want only %s", keys, err, labdir.DefaultKey)
 	}
 
 	// What the message says works: stopping needs no certificate, and the

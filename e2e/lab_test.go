@@ -18,6 +18,7 @@ import (
 
 	"github.com/sselab/sselab/internal/testtools"
 	"github.com/sselab/sselab/pkg/lab"
+	"github.com/sselab/sselab/pkg/labdir"
 	"github.com/sselab/sselab/pkg/pki"
 )
 
@@ -44,11 +45,11 @@ func TestLab(t *testing.T) {
 		if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
 			t.Fatalf("status --json: %v\n%s", err, r.stdout)
 		}
-		if !st.Ready || !st.KES.Up || !st.MinIO.Ready || !st.Key.Present || st.Key.Name != lab.DefaultKey {
-			t.Errorf("status: got %+v, want a ready lab with key %s", st, lab.DefaultKey)
+		if !st.Ready || !st.KES.Up || !st.MinIO.Ready || !st.Key.Present || st.Key.Name != labdir.DefaultKey {
+			t.Errorf("status: got %+v, want a ready lab with key %s", st, labdir.DefaultKey)
 		}
-		if len(st.Buckets) != 1 || st.Buckets[0].Encryption.Algorithm != "aws:kms" || st.Buckets[0].Encryption.KeyID != lab.DefaultKey {
-			t.Errorf("status buckets: got %+v, want %s with aws:kms %s", st.Buckets, lab.DefaultBucket, lab.DefaultKey)
+		if len(st.Buckets) != 1 || st.Buckets[0].Encryption.Algorithm != "aws:kms" || st.Buckets[0].Encryption.KeyID != labdir.DefaultKey {
+			t.Errorf("status buckets: got %+v, want %s with aws:kms %s", st.Buckets, labdir.DefaultBucket, labdir.DefaultKey)
 		}
 		if strings.Contains(r.stdout, h.Credentials.RootPassword) {
 			t.Error("status --json prints the root password")
@@ -67,21 +68,21 @@ func TestLab(t *testing.T) {
 	})
 
 	t.Run("SSE-KMS bucket default", func(t *testing.T) {
-		_, err := s3.PutObject(ctx, lab.DefaultBucket, "object.txt", bytes.NewReader(body), int64(len(body)), minio.PutObjectOptions{})
+		_, err := s3.PutObject(ctx, labdir.DefaultBucket, "object.txt", bytes.NewReader(body), int64(len(body)), minio.PutObjectOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		info, err := s3.StatObject(ctx, lab.DefaultBucket, "object.txt", minio.StatObjectOptions{})
+		info, err := s3.StatObject(ctx, labdir.DefaultBucket, "object.txt", minio.StatObjectOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got := info.Metadata.Get("X-Amz-Server-Side-Encryption"); got != "aws:kms" {
 			t.Errorf("X-Amz-Server-Side-Encryption: got %q, want aws:kms", got)
 		}
-		if got, want := info.Metadata.Get("X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id"), "arn:aws:kms:"+lab.DefaultKey; got != want {
+		if got, want := info.Metadata.Get("X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id"), "arn:aws:kms:"+labdir.DefaultKey; got != want {
 			t.Errorf("key id: got %q, want %q", got, want)
 		}
-		if got := readObject(t, s3, lab.DefaultBucket, "object.txt", minio.GetObjectOptions{}); !bytes.Equal(got, body) {
+		if got := readObject(t, s3, labdir.DefaultBucket, "object.txt", minio.GetObjectOptions{}); !bytes.Equal(got, body) {
 			t.Errorf("read back: got %q, want %q", got, body)
 		}
 	})
@@ -109,14 +110,14 @@ func TestLab(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = s3.PutObject(ctx, lab.DefaultBucket, "ssec.txt", bytes.NewReader(body), int64(len(body)), minio.PutObjectOptions{ServerSideEncryption: key})
+		_, err = s3.PutObject(ctx, labdir.DefaultBucket, "ssec.txt", bytes.NewReader(body), int64(len(body)), minio.PutObjectOptions{ServerSideEncryption: key})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := readObject(t, s3, lab.DefaultBucket, "ssec.txt", minio.GetObjectOptions{ServerSideEncryption: key}); !bytes.Equal(got, body) {
+		if got := readObject(t, s3, labdir.DefaultBucket, "ssec.txt", minio.GetObjectOptions{ServerSideEncryption: key}); !bytes.Equal(got, body) {
 			t.Errorf("SSE-C read back: got %q, want %q", got, body)
 		}
-		obj, err := s3.GetObject(ctx, lab.DefaultBucket, "ssec.txt", minio.GetObjectOptions{})
+		obj, err := s3.GetObject(ctx, labdir.DefaultBucket, "ssec.txt", minio.GetObjectOptions{})
 		if err == nil {
 			_, err = io.ReadAll(obj)
 		}
@@ -140,16 +141,16 @@ func TestLab(t *testing.T) {
 		}
 		src := filepath.Join(t.TempDir(), "mc.txt")
 		os.WriteFile(src, body, 0o600)
-		run("cp", src, lab.MCAlias+"/"+lab.DefaultBucket+"/mc.txt")
-		if out := run("stat", lab.MCAlias+"/"+lab.DefaultBucket+"/mc.txt"); !strings.Contains(out, "SSE-KMS") || !strings.Contains(out, "arn:aws:kms:"+lab.DefaultKey) {
-			t.Errorf("mc stat: got\n%s\nwant SSE-KMS with arn:aws:kms:%s", out, lab.DefaultKey)
+		run("cp", src, lab.MCAlias+"/"+labdir.DefaultBucket+"/mc.txt")
+		if out := run("stat", lab.MCAlias+"/"+labdir.DefaultBucket+"/mc.txt"); !strings.Contains(out, "SSE-KMS") || !strings.Contains(out, "arn:aws:kms:"+labdir.DefaultKey) {
+			t.Errorf("mc stat: got\n%s\nwant SSE-KMS with arn:aws:kms:%s", out, labdir.DefaultKey)
 		}
 		run("mb", lab.MCAlias+"/mc-bucket")
-		run("encrypt", "set", "sse-kms", lab.DefaultKey, lab.MCAlias+"/mc-bucket")
-		if out := run("encrypt", "info", lab.MCAlias+"/mc-bucket"); !strings.Contains(out, lab.DefaultKey) {
-			t.Errorf("mc encrypt info: got\n%s\nwant SSE-KMS with %s", out, lab.DefaultKey)
+		run("encrypt", "set", "sse-kms", labdir.DefaultKey, lab.MCAlias+"/mc-bucket")
+		if out := run("encrypt", "info", lab.MCAlias+"/mc-bucket"); !strings.Contains(out, labdir.DefaultKey) {
+			t.Errorf("mc encrypt info: got\n%s\nwant SSE-KMS with %s", out, labdir.DefaultKey)
 		}
-		if out := mustRun(t, "bucket", "encryption", "mc-bucket", "--dir", dir).stdout; !strings.Contains(out, "SSE-KMS with key "+lab.DefaultKey) {
+		if out := mustRun(t, "bucket", "encryption", "mc-bucket", "--dir", dir).stdout; !strings.Contains(out, "SSE-KMS with key "+labdir.DefaultKey) {
 			t.Errorf("sselab bucket encryption of a bucket mc set up: got %q", out)
 		}
 		if out := run("admin", "kms", "key", "status", lab.MCAlias); strings.Count(out, "✔") != 2 {
@@ -162,8 +163,8 @@ func TestLab(t *testing.T) {
 		cmd := exec.CommandContext(ctx, kes, "key", "ls")
 		cmd.Env = withEnv(env)
 		out, err := cmd.CombinedOutput()
-		if err != nil || !strings.Contains(string(out), lab.DefaultKey) {
-			t.Errorf("kes key ls: %v\n%s\nwant %s listed", err, out, lab.DefaultKey)
+		if err != nil || !strings.Contains(string(out), labdir.DefaultKey) {
+			t.Errorf("kes key ls: %v\n%s\nwant %s listed", err, out, labdir.DefaultKey)
 		}
 		cmd = exec.CommandContext(ctx, kes, "status")
 		cmd.Env = withEnv(env)
@@ -188,11 +189,11 @@ func TestLab(t *testing.T) {
 
 		// The control: a refused request does reach this audit log.
 		minioID := kesapi.NewClientWithConfig(h.State.KESEndpoint, h.PKI.ClientTLS(h.PKI.MinIOClient))
-		if err := minioID.DeleteKey(ctx, lab.DefaultKey); err == nil {
+		if err := minioID.DeleteKey(ctx, labdir.DefaultKey); err == nil {
 			t.Fatal("the MinIO identity deleted the default key")
 		}
 		audit, _ = os.ReadFile(h.Layout.KESAuditLog())
-		if !bytes.Contains(audit, []byte("/v1/key/delete/"+lab.DefaultKey)) {
+		if !bytes.Contains(audit, []byte("/v1/key/delete/"+labdir.DefaultKey)) {
 			t.Errorf("a refused delete is missing from the audit log:\n%s", audit)
 		}
 	})
@@ -219,7 +220,7 @@ func TestLab(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := readObject(t, s3, lab.DefaultBucket, "object.txt", minio.GetObjectOptions{}); !bytes.Equal(got, body) {
+	if got := readObject(t, s3, labdir.DefaultBucket, "object.txt", minio.GetObjectOptions{}); !bytes.Equal(got, body) {
 		t.Errorf("after down and up: got %q, want %q", got, body)
 	}
 	if h2.Credentials != h.Credentials {
@@ -253,7 +254,7 @@ func readObject(t *testing.T, s3 *minio.Client, bucket, name string, opts minio.
 // running process writes to (certificates, keys, settings, credentials).
 func treeHashExcept(t *testing.T, dir string) string {
 	t.Helper()
-	l := lab.Layout{Root: dir}
+	l := labdir.Layout{Root: dir}
 	var parts []string
 	for _, p := range []string{l.CertsDir(), l.KeyStoreDir(), l.SettingsFile(), l.CredentialsFile(), l.StateFile(), l.LockFile()} {
 		parts = append(parts, treeHashPath(t, p))

@@ -17,8 +17,10 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/encrypt"
 
+	"github.com/sselab/sselab/internal/proc"
 	"github.com/sselab/sselab/internal/testtools"
 	"github.com/sselab/sselab/pkg/lab"
+	"github.com/sselab/sselab/pkg/labdir"
 )
 
 // putMarker writes a small object through the bucket's default
@@ -61,7 +63,7 @@ func TestMinIOCrashIsRestarted(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "lab")
 	h := upDetached(t, dir)
-	body := putMarker(t, h, lab.DefaultBucket, "before-crash")
+	body := putMarker(t, h, labdir.DefaultBucket, "before-crash")
 	st, _ := status(t, dir)
 	kill(t, st.MinIO.PID)
 	deadline := time.Now().Add(30 * time.Second)
@@ -76,7 +78,7 @@ func TestMinIOCrashIsRestarted(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	s3, _ := h.S3()
-	if got := readObject(t, s3, lab.DefaultBucket, "before-crash", minio.GetObjectOptions{}); !bytes.Equal(got, body) {
+	if got := readObject(t, s3, labdir.DefaultBucket, "before-crash", minio.GetObjectOptions{}); !bytes.Equal(got, body) {
 		t.Errorf("after the restart: got %q, want %q", got, body)
 	}
 	waitGone(t, st.MinIO.PID)
@@ -89,11 +91,11 @@ func TestKilledSselabTakesMinIOWithIt(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "lab")
 	h := upDetached(t, dir)
-	body := putMarker(t, h, lab.DefaultBucket, "before-kill")
+	body := putMarker(t, h, labdir.DefaultBucket, "before-kill")
 	st, _ := status(t, dir)
 	kill(t, st.PID)
 	deadline := time.Now().Add(2 * time.Second)
-	for alive(st.MinIO.PID) {
+	for proc.Alive(st.MinIO.PID) {
 		if time.Now().After(deadline) {
 			kill(t, st.MinIO.PID)
 			t.Fatalf("MinIO (pid %d) still runs 2s after sselab was killed", st.MinIO.PID)
@@ -106,7 +108,7 @@ func TestKilledSselabTakesMinIOWithIt(t *testing.T) {
 
 	h2 := upDetached(t, dir)
 	s3, _ := h2.S3()
-	if got := readObject(t, s3, lab.DefaultBucket, "before-kill", minio.GetObjectOptions{}); !bytes.Equal(got, body) {
+	if got := readObject(t, s3, labdir.DefaultBucket, "before-kill", minio.GetObjectOptions{}); !bytes.Equal(got, body) {
 		t.Errorf("after the next up: got %q, want %q", got, body)
 	}
 }
@@ -154,10 +156,10 @@ func TestForegroundInterrupt(t *testing.T) {
 	if !strings.Contains(stderr.String(), "lab stopped") {
 		t.Errorf("stderr: got %q, want it to say the lab stopped", stderr.String())
 	}
-	if alive(st.MinIO.PID) {
+	if proc.Alive(st.MinIO.PID) {
 		t.Errorf("MinIO (pid %d) still runs after sselab exited", st.MinIO.PID)
 	}
-	if _, err := os.Stat(lab.Layout{Root: dir}.StateFile()); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(labdir.Layout{Root: dir}.StateFile()); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("state file after Ctrl-C: %v, want it removed", err)
 	}
 }

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sselab/sselab/pkg/lab"
+	"github.com/sselab/sselab/pkg/labdir"
 )
 
 // TestListenersOnLoopback: every socket the lab listens on (sselab with
@@ -19,7 +19,7 @@ import (
 func TestListenersOnLoopback(t *testing.T) {
 	requireLinux(t)
 	t.Parallel()
-	for _, a := range []string{lab.DefaultAddress, lab.DefaultConsoleAddress, lab.DefaultKESAddress} {
+	for _, a := range []string{labdir.DefaultAddress, labdir.DefaultConsoleAddress, labdir.DefaultKESAddress} {
 		host, _, err := net.SplitHostPort(a)
 		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
 			t.Errorf("default listen address %s is not loopback", a)

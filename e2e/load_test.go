@@ -23,6 +23,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/encrypt"
 
 	"github.com/sselab/sselab/pkg/lab"
+	"github.com/sselab/sselab/pkg/labdir"
 )
 
 var (
@@ -78,7 +79,7 @@ func TestLoad(t *testing.T) {
 	start := time.Now()
 	for i := range workers {
 		w := &loadWorker{
-			prefix: fmt.Sprintf("w%02d/", i), s3: s3, bucket: lab.DefaultBucket,
+			prefix: fmt.Sprintf("w%02d/", i), s3: s3, bucket: labdir.DefaultBucket,
 			arn: "arn:aws:kms:" + h.State.Key, kms: kms,
 			rng:     rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 			content: rand.NewChaCha8(seed()),

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sselab/sselab/internal/proc"
 	"github.com/sselab/sselab/internal/testtools"
 	"github.com/sselab/sselab/pkg/lab"
 )
@@ -114,23 +115,13 @@ func waitGone(t *testing.T, pid int) {
 		return
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for alive(pid) {
+	for proc.Alive(pid) {
 		if time.Now().After(deadline) {
 			t.Errorf("process %d still runs 10s after the lab stopped", pid)
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// alive reports whether pid runs (and is not a zombie), on Linux.
-func alive(pid int) bool {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	_, rest, _ := strings.Cut(string(data), ") ")
-	return !strings.HasPrefix(rest, "Z") && !strings.HasPrefix(rest, "X")
 }
 
 // processesMentioning returns the pids whose command line contains s.

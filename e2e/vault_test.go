@@ -16,7 +16,8 @@ import (
 	"github.com/minio/minio-go/v7/pkg/encrypt"
 
 	"github.com/sselab/sselab/internal/fakevault"
-	"github.com/sselab/sselab/pkg/lab"
+	"github.com/sselab/sselab/pkg/keystore"
+	"github.com/sselab/sselab/pkg/labdir"
 )
 
 // vaultLab is a fake Vault (HTTPS, the API KES and the preflight use) with
@@ -63,15 +64,15 @@ func TestVault(t *testing.T) {
 	ctx := t.Context()
 
 	// The keys are in Vault (KV v2 was detected), not in DIR.
-	if _, ok := vl.v.Secret("kv", "sselab/"+lab.DefaultKey); !ok {
-		t.Fatalf("MinIO's default key is not in Vault at kv/data/sselab/%s; Vault holds %v", lab.DefaultKey, vl.v.List("kv", "sselab"))
+	if _, ok := vl.v.Secret("kv", "sselab/"+labdir.DefaultKey); !ok {
+		t.Fatalf("MinIO's default key is not in Vault at kv/data/sselab/%s; Vault holds %v", labdir.DefaultKey, vl.v.List("kv", "sselab"))
 	}
 	if keys, _ := os.ReadDir(h.Layout.KeyStoreDir()); len(keys) > 0 {
 		t.Errorf("keys were written to %s although they live in Vault", h.Layout.KeyStoreDir())
 	}
-	var settings lab.Settings
+	var settings labdir.Settings
 	readJSONFile(t, h.Layout.SettingsFile(), &settings)
-	if settings.KMS != lab.KMSVault || settings.Vault == nil || settings.Vault.KVVersion != "v2" {
+	if settings.KMS != keystore.KindVault || settings.Vault == nil || settings.Vault.KVVersion != "v2" {
 		t.Errorf("remembered settings: %+v (vault %+v)", settings, settings.Vault)
 	}
 
@@ -79,7 +80,7 @@ func TestVault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bucket := lab.DefaultBucket
+	bucket := labdir.DefaultBucket
 	body := []byte("kept in a bucket whose key lives in Vault " + rand.Text())
 	if _, err := s3.PutObject(ctx, bucket, "a.txt", bytes.NewReader(body), int64(len(body)), minio.PutObjectOptions{}); err != nil {
 		t.Fatal(err)
@@ -366,8 +367,8 @@ keystore:
 		t.Fatalf("up --kes-config with a vault keystore: exit %d\n%s", r.code, r.stderr)
 	}
 	t.Cleanup(func() { stopLab(t, dir) })
-	if _, ok := vl.v.Secret("kv", "seed/"+lab.DefaultKey); !ok {
-		t.Fatalf("the default key is not in Vault at kv/seed/%s: %v", lab.DefaultKey, vl.v.List("kv", "seed"))
+	if _, ok := vl.v.Secret("kv", "seed/"+labdir.DefaultKey); !ok {
+		t.Fatalf("the default key is not in Vault at kv/seed/%s: %v", labdir.DefaultKey, vl.v.List("kv", "seed"))
 	}
 	mustRun(t, "verify", "--dir", dir)
 }

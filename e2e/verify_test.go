@@ -10,6 +10,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/sselab/sselab/pkg/lab"
+	"github.com/sselab/sselab/pkg/labdir"
 	"github.com/sselab/sselab/pkg/verify"
 )
 
@@ -76,8 +77,8 @@ func TestVerify(t *testing.T) {
 		if r.code != 0 || !rep.OK {
 			t.Errorf("verify: exit %d, ok %v, stderr %q; want exit 0, ok", r.code, rep.OK, r.stderr)
 		}
-		if rep.Bucket != lab.DefaultBucket {
-			t.Errorf("bucket: got %q, want %q", rep.Bucket, lab.DefaultBucket)
+		if rep.Bucket != labdir.DefaultBucket {
+			t.Errorf("bucket: got %q, want %q", rep.Bucket, labdir.DefaultBucket)
 		}
 		for _, c := range rep.Checks {
 			if !c.OK || c.Skipped {
@@ -90,10 +91,10 @@ func TestVerify(t *testing.T) {
 				t.Errorf("no check %q in %+v", want, rep.Checks)
 			}
 		}
-		if c := checksNamed(rep, "SSE-KMS (default key): headers"); len(c) == 1 && !strings.Contains(c[0].Evidence, "arn:aws:kms:"+lab.DefaultKey) {
-			t.Errorf("default key headers evidence: got %q, want arn:aws:kms:%s", c[0].Evidence, lab.DefaultKey)
+		if c := checksNamed(rep, "SSE-KMS (default key): headers"); len(c) == 1 && !strings.Contains(c[0].Evidence, "arn:aws:kms:"+labdir.DefaultKey) {
+			t.Errorf("default key headers evidence: got %q, want arn:aws:kms:%s", c[0].Evidence, labdir.DefaultKey)
 		}
-		requireClean(t, h, lab.DefaultBucket)
+		requireClean(t, h, labdir.DefaultBucket)
 	})
 
 	t.Run("human output", func(t *testing.T) {
@@ -101,7 +102,7 @@ func TestVerify(t *testing.T) {
 		if !strings.Contains(r.stdout, "PASS  SSE-S3: headers") || strings.Contains(r.stdout, "FAIL") {
 			t.Errorf("verify: got\n%s\nwant an aligned table of PASS rows", r.stdout)
 		}
-		requireClean(t, h, lab.DefaultBucket)
+		requireClean(t, h, labdir.DefaultBucket)
 	})
 
 	t.Run("bucket without default encryption", func(t *testing.T) {
@@ -163,7 +164,7 @@ func TestVerifyHTTP(t *testing.T) {
 			t.Errorf("check %q failed: %s", c.Name, c.Evidence)
 		}
 	}
-	requireClean(t, h, lab.DefaultBucket)
+	requireClean(t, h, labdir.DefaultBucket)
 }
 
 func TestVerifyNotRunning(t *testing.T) {

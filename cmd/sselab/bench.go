@@ -5,11 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/sselab/sselab/pkg/bench"
@@ -34,13 +31,7 @@ with everything it wrote when it ends, also on Ctrl-C and on errors. A
 progress bar shows on stderr when it is a terminal. With the defaults a
 run takes about half a minute.
 
-Flags:
-  --dir DIR           state directory of the lab
-  --duration D        how long each PUT, GET and KES phase runs (default 1s)
-  --sizes LIST        object sizes: B, KiB, MiB or GiB (default 4KiB,1MiB,64MiB)
-  --concurrency N     concurrent workers (default 8)
-  --modes LIST        any of none, sse-s3, sse-kms, sse-c (default: all four)
-  --json              print the report as JSON, with stable field names
+{{flags}}
 
 Examples:
   sselab bench
@@ -48,20 +39,18 @@ Examples:
   sselab bench --json > bench.json
 `
 
-func init() { commands["bench"] = command{benchUsage, runBench} }
-
-func runBench(args []string, stdout, stderr io.Writer) error {
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var (
 		dir, sizes, modes string
 		o                 bench.Options
 		jsonOut           bool
 	)
 	fs := newFlags("bench", &dir)
-	fs.DurationVar(&o.Duration, "duration", bench.DefaultDuration, "")
-	fs.StringVar(&sizes, "sizes", "4KiB,1MiB,64MiB", "")
-	fs.IntVar(&o.Concurrency, "concurrency", bench.DefaultConcurrency, "")
-	fs.StringVar(&modes, "modes", "none,sse-s3,sse-kms,sse-c", "")
-	fs.BoolVar(&jsonOut, "json", false, "")
+	fs.DurationVar(&o.Duration, "duration", bench.DefaultDuration, "run each PUT, GET and KES phase for `D`")
+	fs.StringVar(&sizes, "sizes", joinSizes(bench.DefaultSizes), "object sizes: a `LIST` of sizes in B, KiB, MiB or GiB")
+	fs.IntVar(&o.Concurrency, "concurrency", bench.DefaultConcurrency, "`N` concurrent workers")
+	fs.StringVar(&modes, "modes", joinModes(bench.AllModes), "a `LIST` of any of none, sse-s3, sse-kms, sse-c")
+	fs.BoolVar(&jsonOut, "json", false, "print the report as JSON, with stable field names")
 	if err := parse(fs, args, &dir); err != nil {
 		return err
 	}
@@ -74,9 +63,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	s3, kes := bench.LabTargets(h)
 
-	// Ctrl-C stops the measures; bench still removes what it wrote.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	// Ctrl-C and SIGTERM stop the measures; bench still removes what it
+	// wrote.
 	if isTerminal(stderr) {
 		bar := &progressBar{w: stderr}
 		o.Progress = bar.show
@@ -94,6 +82,24 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	printBench(stdout, rep)
 	return nil
+}
+
+// joinSizes writes sizes as --sizes takes them.
+func joinSizes(sizes []int64) string {
+	s := make([]string, len(sizes))
+	for i, n := range sizes {
+		s[i] = bench.FormatSize(n)
+	}
+	return strings.Join(s, ",")
+}
+
+// joinModes writes modes as --modes takes them.
+func joinModes(modes []bench.Mode) string {
+	s := make([]string, len(modes))
+	for i, m := range modes {
+		s[i] = string(m)
+	}
+	return strings.Join(s, ",")
 }
 
 // benchOptions checks the flags and fills in the sizes and modes; every

@@ -34,7 +34,7 @@ func TestBenchBadInput(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var stdout, stderr bytes.Buffer
-			code := run(append([]string{"bench", "--dir", dir}, tt.args...), &stdout, &stderr)
+			code := run(t.Context(), append([]string{"bench", "--dir", dir}, tt.args...), &stdout, &stderr)
 			if code != tt.code || stderr.String() != tt.stderr+"\n" {
 				t.Errorf("exit %d, stderr %q; want %d and %q", code, stderr.String(), tt.code, tt.stderr+"\n")
 			}
@@ -48,7 +48,7 @@ func TestBenchBadInput(t *testing.T) {
 func TestBenchHelp(t *testing.T) {
 	t.Parallel()
 	var stdout, stderr bytes.Buffer
-	if code := run([]string{"bench", "--help"}, &stdout, &stderr); code != 0 || !strings.HasPrefix(stdout.String(), "Usage: sselab bench") {
+	if code := run(t.Context(), []string{"bench", "--help"}, &stdout, &stderr); code != 0 || !strings.HasPrefix(stdout.String(), "Usage: sselab bench") {
 		t.Errorf("bench --help: exit %d, stdout %q", code, stdout.String())
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -28,7 +29,7 @@ Examples:
   sselab bucket encryption photos
 `
 
-func runBucket(args []string, stdout, stderr io.Writer) error {
+func runBucket(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if wantsHelp(args) {
 		return errHelp // run prints the usage
 	}
@@ -68,8 +69,6 @@ func runBucket(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := interruptible()
-	defer stop()
 	name := fs.Arg(0)
 	mode := lab.BucketMode{Mode: lab.ModeSSEKMS, Key: kmsKey}
 	switch {

@@ -6,13 +6,12 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"slices"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/sselab/sselab/pkg/lab"
+	"github.com/sselab/sselab/pkg/labdir"
 )
 
 // detachTimeout bounds how long 'up --detach' waits; building MinIO from
@@ -27,7 +26,7 @@ const detachTimeout = 30 * time.Minute
 //
 // Until it is ready the child writes to a temporary file outside the
 // state directory, so a failed start leaves the directory as it was.
-func upDetached(dir string, args []string, stdout, stderr io.Writer) error {
+func upDetached(ctx context.Context, dir string, args []string, stdout, stderr io.Writer) error {
 	self, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("cannot find the sselab executable to run in the background: %w", err)
@@ -48,7 +47,7 @@ func upDetached(dir string, args []string, stdout, stderr io.Writer) error {
 		return a == "--detach" || a == "--detach=true"
 	})
 	cmd := exec.Command(self, childArgs...)
-	cmd.Env = append(os.Environ(), envDetachedLog+"="+lab.Layout{Root: dir}.SelfLog())
+	cmd.Env = append(os.Environ(), envDetachedLog+"="+labdir.Layout{Root: dir}.SelfLog())
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, out, out
 	cmd.SysProcAttr = detachedAttr()
 	if err := cmd.Start(); err != nil {
@@ -64,8 +63,6 @@ func upDetached(dir string, args []string, stdout, stderr io.Writer) error {
 		io.Copy(stderr, follow)
 	}
 
-	interrupted, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	timeout := time.NewTimer(detachTimeout)
 	defer timeout.Stop()
 	tick := time.NewTicker(50 * time.Millisecond)
@@ -75,7 +72,7 @@ func upDetached(dir string, args []string, stdout, stderr io.Writer) error {
 		case <-exited:
 			io.Copy(stderr, follow) // its last words: the error
 			return errSilent
-		case <-interrupted.Done():
+		case <-ctx.Done():
 			abort()
 			return errSilent
 		case <-timeout.C:

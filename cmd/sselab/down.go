@@ -13,12 +13,14 @@ const downUsage = `Usage: sselab down [--dir DIR]
 
 Stops the lab running on DIR: MinIO first, gracefully, then KES. Keys,
 credentials and data stay; 'sselab up' brings the same lab back.
+
+{{flags}}
 `
 
 // downTimeout covers MinIO's graceful stop and KES's shutdown.
 const downTimeout = 60 * time.Second
 
-func runDown(args []string, stdout, _ io.Writer) error {
+func runDown(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	var dir string
 	if err := parse(newFlags("down", &dir), args, &dir); err != nil {
 		return err
@@ -27,7 +29,7 @@ func runDown(args []string, stdout, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), downTimeout)
+	ctx, cancel := context.WithTimeout(ctx, downTimeout)
 	defer cancel()
 	if err := h.Down(ctx); err != nil {
 		return err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -22,11 +23,7 @@ in the current shell with:
   cmd.exe:        for /f "delims=" %i in ('sselab env --shell cmd') do %i
                   (in a batch file, write %%i for %i)
 
-Flags:
-  --dir DIR      state directory of the lab
-  --shell SHELL  sh (also bash, zsh), fish, powershell (also pwsh) or cmd;
-                 default sh, on Windows powershell
-  --json         print the variables as JSON instead
+{{flags}}
 
 SSL_CERT_FILE makes programs in that shell that use Go's or OpenSSL's
 trust store trust the lab CA, and only it.
@@ -56,15 +53,15 @@ func defaultShell(goos string) string {
 	return shellSh
 }
 
-func runEnv(args []string, stdout, _ io.Writer) error {
+func runEnv(_ context.Context, args []string, stdout, _ io.Writer) error {
 	var (
 		dir     string
 		shell   string
 		jsonOut bool
 	)
 	fs := newFlags("env", &dir)
-	fs.StringVar(&shell, "shell", "", "")
-	fs.BoolVar(&jsonOut, "json", false, "")
+	fs.StringVar(&shell, "shell", "", "the `SHELL` to write for: sh (also bash, zsh), fish, powershell (also pwsh) or cmd; default sh, on Windows powershell")
+	fs.BoolVar(&jsonOut, "json", false, "print the variables as JSON instead")
 	if err := parse(fs, args, &dir); err != nil {
 		return err
 	}

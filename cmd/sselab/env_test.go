@@ -159,7 +159,7 @@ func TestEnvFlags(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var stdout, stderr bytes.Buffer
-		code := run(tt.args, &stdout, &stderr)
+		code := run(t.Context(), tt.args, &stdout, &stderr)
 		if code != tt.code || stderr.String() != tt.stderrLine+"\n" {
 			t.Errorf("%q: exit %d, stderr %q; want %d and %q", tt.args, code, stderr.String(), tt.code, tt.stderrLine)
 		}
@@ -169,7 +169,7 @@ func TestEnvFlags(t *testing.T) {
 func TestEnvUsageShowsEveryShell(t *testing.T) {
 	t.Parallel()
 	var stdout, stderr bytes.Buffer
-	if code := run([]string{"env", "--help"}, &stdout, &stderr); code != 0 {
+	if code := run(t.Context(), []string{"env", "--help"}, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
 	for _, want := range []string{

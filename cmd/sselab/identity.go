@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -14,8 +15,6 @@ import (
 
 	"github.com/sselab/sselab/pkg/pki"
 )
-
-func init() { commands["identity"] = command{identityUsage, runIdentity} }
 
 const identityUsage = `Usage: sselab identity of CERT|API-KEY
 
@@ -33,7 +32,7 @@ Examples:
   id=$(sselab identity of client.crt)
 `
 
-func runIdentity(args []string, stdout, _ io.Writer) error {
+func runIdentity(_ context.Context, args []string, stdout, _ io.Writer) error {
 	if wantsHelp(args) {
 		return errHelp // run prints the usage
 	}

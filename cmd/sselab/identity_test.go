@@ -54,7 +54,7 @@ func TestIdentityOfMatchesKESCLI(t *testing.T) {
 				t.Fatalf("kes identity of %s: %v", arg, err)
 			}
 			var stdout, stderr bytes.Buffer
-			if code := run([]string{"identity", "of", arg}, &stdout, &stderr); code != 0 {
+			if code := run(t.Context(), []string{"identity", "of", arg}, &stdout, &stderr); code != 0 {
 				t.Fatalf("exit %d: %s", code, stderr.String())
 			}
 			// kes prints no newline when stdout is not a terminal; sselab does.
@@ -64,7 +64,7 @@ func TestIdentityOfMatchesKESCLI(t *testing.T) {
 		})
 	}
 	var stdout bytes.Buffer
-	run([]string{"identity", "of", p.Operator.CertFile}, &stdout, new(bytes.Buffer))
+	run(t.Context(), []string{"identity", "of", p.Operator.CertFile}, &stdout, new(bytes.Buffer))
 	if got, want := strings.TrimSpace(stdout.String()), p.Operator.Identity(); got != want {
 		t.Errorf("operator: got %q, want pki's %q", got, want)
 	}
@@ -104,7 +104,7 @@ func TestIdentityOfRefusesLikeKESCLI(t *testing.T) {
 			t.Errorf("%s: kes identity of accepts it", name)
 		}
 		var stdout, stderr bytes.Buffer
-		if code := run([]string{"identity", "of", path}, &stdout, &stderr); code != 1 || strings.Count(stderr.String(), "\n") != 1 || stdout.Len() != 0 {
+		if code := run(t.Context(), []string{"identity", "of", path}, &stdout, &stderr); code != 1 || strings.Count(stderr.String(), "\n") != 1 || stdout.Len() != 0 {
 			t.Errorf("%s: exit %d, stdout %q, stderr %q; want 1, nothing and one line", name, code, stdout.String(), stderr.String())
 		}
 	}
@@ -153,7 +153,7 @@ func TestIdentityOfErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var stdout, stderr bytes.Buffer
-			code := run(append([]string{"identity"}, tt.args...), &stdout, &stderr)
+			code := run(t.Context(), append([]string{"identity"}, tt.args...), &stdout, &stderr)
 			if code != tt.code {
 				t.Errorf("exit code: got %d, want %d", code, tt.code)
 			}
@@ -172,7 +172,7 @@ func TestIdentityHelp(t *testing.T) {
 	t.Parallel()
 	for _, args := range [][]string{{"identity"}, {"identity", "--help"}, {"identity", "of", "--help"}} {
 		var stdout, stderr bytes.Buffer
-		if code := run(args, &stdout, &stderr); code != 0 || !strings.HasPrefix(stdout.String(), "Usage: sselab identity of") {
+		if code := run(t.Context(), args, &stdout, &stderr); code != 0 || !strings.HasPrefix(stdout.String(), "Usage: sselab identity of") {
 			t.Errorf("%q: exit %d, stdout %q", args, code, stdout.String())
 		}
 	}

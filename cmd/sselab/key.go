@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -33,7 +34,7 @@ Examples:
   sselab bucket create photos --sse-kms photos-key
 `
 
-func runKey(args []string, stdout, stderr io.Writer) error {
+func runKey(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if wantsHelp(args) {
 		return errHelp // run prints the usage
 	}
@@ -68,8 +69,6 @@ func runKey(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := interruptible()
-	defer stop()
 	name := fs.Arg(0)
 	switch sub {
 	case "create":

@@ -1,99 +1,60 @@
 // Command sselab runs a MinIO server-side-encryption lab on one machine:
 // an mTLS PKI, an embedded KES key server, and a supervised MinIO whose
-// buckets are encrypted with SSE-KMS.
-//
-//	sselab up        start the lab (runs until Ctrl-C or 'sselab down')
-//	sselab env       print the client environment (mc, AWS CLI, kes CLI)
-//	sselab status    check every part of a running lab
-//	sselab down      stop the lab
-//	sselab version   print versions
+// buckets are encrypted with SSE-KMS. 'sselab --help' lists its
+// commands; each is one file of this package and one line in the table
+// in commands.go.
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/pflag"
 
 	"github.com/sselab/sselab/pkg/lab"
+	"github.com/sselab/sselab/pkg/labdir"
 )
 
-const usage = `sselab runs a MinIO server-side-encryption lab on this machine: an mTLS
-PKI, an embedded KES key server, and MinIO with SSE-KMS encrypted buckets.
-
-Usage:
-  sselab <command> [flags]
-
-Commands:
-  up        start the lab and run it until Ctrl-C or 'sselab down'
-  down      stop the lab running on a directory
-  status    check KES, its keystore, MinIO, the default key and the buckets
-  env       print the environment for mc, the AWS CLI and the kes CLI
-  minio     fetch, build, list and choose the MinIO server binary
-  key       create, import, list, describe and delete KES keys
-  bucket    create buckets and set their default encryption
-  verify    prove that data at rest is encrypted, check by check
-  bench     measure S3 throughput and latency per encryption mode, and KES's rate
-  identity  print the KES identity of a certificate (as 'kes identity of')
-  pki       show the lab's certificates, their identities and expiry
-  version   print the versions of sselab, KES and Go
-
-Every command takes --dir DIR (default: $SSELAB_DIR, else the per-user
-config directory). Run 'sselab <command> --help' for its flags.
-
-Example:
-  sselab up --detach
-  eval "$(sselab env)"
-  mc cp file.txt sselab/encrypted/ && mc stat sselab/encrypted/file.txt
-`
-
-// command is one subcommand: its usage text and its entry point.
-type command struct {
-	usage string
-	run   func(args []string, stdout, stderr io.Writer) error
-}
-
-var commands = map[string]command{
-	"up":      {upUsage, runUp},
-	"down":    {downUsage, runDown},
-	"status":  {statusUsage, runStatus},
-	"env":     {envUsage, runEnv},
-	"minio":   {minioUsage, runMinIO},
-	"key":     {keyUsage, runKey},
-	"bucket":  {bucketUsage, runBucket},
-	"version": {versionUsage, runVersion},
-}
-
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	// One interrupt context for every command: Ctrl-C and SIGTERM end
+	// what a command does, and each cleans up before it returns.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
 // run dispatches to a subcommand and turns its error into one line on
-// stderr and an exit code: 2 for usage errors, 1 for everything else.
-func run(args []string, stdout, stderr io.Writer) int {
+// stderr and an exit code: 2 for usage errors (a mistake on the command
+// line, including a value the command cannot take), 1 for everything
+// else.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if wantsHelp(args) || args[0] == "help" {
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, topUsage())
 		return 0
 	}
-	name := args[0]
-	cmd, ok := commands[name]
+	cmd, ok := lookup(args[0])
 	if !ok {
-		fmt.Fprintf(stderr, "sselab: unknown command %q; see 'sselab --help'\n", name)
+		fmt.Fprintf(stderr, "sselab: unknown command %q; see 'sselab --help'\n", args[0])
 		return 2
 	}
-	err := cmd.run(args[1:], stdout, stderr)
+	err := cmd.run(ctx, args[1:], stdout, stderr)
+	var help *helpRequest
 	switch {
 	case err == nil:
 		return 0
-	case errors.Is(err, pflag.ErrHelp):
-		fmt.Fprint(stdout, cmd.usage)
+	case errors.As(err, &help):
+		fmt.Fprint(stdout, cmd.help(help.flags))
 		return 0
-	case errors.As(err, new(usageError)):
-		fmt.Fprintf(stderr, "sselab: %v; see 'sselab %s --help'\n", err, name)
+	case errors.As(err, new(usageError)), errors.As(err, new(*labdir.InvalidError)):
+		fmt.Fprintf(stderr, "sselab: %v; see 'sselab %s --help'\n", err, cmd.name)
 		return 2
 	case errors.Is(err, errSilent):
 		return 1
@@ -111,20 +72,32 @@ type usageError struct{ err error }
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
+// helpRequest asks run to print the command's help: --help was given, or
+// a command with subcommands was given none. flags, if set, are the
+// command's flags, listed in the help.
+type helpRequest struct{ flags *pflag.FlagSet }
+
+func (*helpRequest) Error() string { return "help requested" }
+
+// errHelp asks for the help of a command without a flag list of its own.
+var errHelp = &helpRequest{}
+
 // newFlags returns a flag set for a subcommand with the --dir flag every
 // command has.
 func newFlags(name string, dir *string) *pflag.FlagSet {
 	fs := newFlagSet(name)
-	fs.StringVar(dir, "dir", "", "state directory of the lab")
+	fs.StringVar(dir, "dir", "", "state directory of the lab (default: $SSELAB_DIR, else the per-user config directory)")
+	fs.SetAnnotation("dir", argAnnotation, []string{"DIR"})
 	return fs
 }
 
 // newFlagSet returns a quiet flag set: errors are returned, usage texts
-// are ours.
+// are ours, flags are listed in the order they were defined.
 func newFlagSet(name string) *pflag.FlagSet {
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
+	fs.SortFlags = false
 	return fs
 }
 
@@ -140,21 +113,21 @@ func parse(fs *pflag.FlagSet, args []string, dir *string) error {
 	return resolveDir(dir)
 }
 
-// errHelp asks run to print the command's usage and exit 0.
-var errHelp = pflag.ErrHelp
-
 // wantsHelp reports whether a command with subcommands was given none, or
 // was asked for help.
 func wantsHelp(args []string) bool {
 	return len(args) == 0 || args[0] == "-h" || args[0] == "--help"
 }
 
-// parseFlags parses args; a flag error becomes a usage error, --help is
-// returned as pflag.ErrHelp so that run prints the command's usage.
+// parseFlags parses args; a flag error becomes a usage error, --help a
+// helpRequest with fs's flags.
 func parseFlags(fs *pflag.FlagSet, args []string) error {
 	err := fs.Parse(args)
-	if err == nil || errors.Is(err, pflag.ErrHelp) {
-		return err
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, pflag.ErrHelp):
+		return &helpRequest{flags: fs}
 	}
 	return usageError{err}
 }
@@ -170,7 +143,7 @@ func openLab(dir *string) (*lab.Handle, error) {
 // resolveDir fills in the default state directory.
 func resolveDir(dir *string) error {
 	if *dir == "" {
-		d, err := lab.DefaultDir()
+		d, err := labdir.DefaultDir()
 		if err != nil {
 			return err
 		}
@@ -198,7 +171,7 @@ func oneLine(err error) string {
 
 // dirFlag returns " --dir DIR" when dir is not the default, for hints.
 func dirFlag(dir string) string {
-	if d, err := lab.DefaultDir(); err == nil && d == dir {
+	if d, err := labdir.DefaultDir(); err == nil && d == dir {
 		return ""
 	}
 	return " --dir " + shellQuote(dir)

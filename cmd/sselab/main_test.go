@@ -34,7 +34,7 @@ func TestRunDispatch(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var stdout, stderr bytes.Buffer
-			if code := run(tt.args, &stdout, &stderr); code != tt.code {
+			if code := run(t.Context(), tt.args, &stdout, &stderr); code != tt.code {
 				t.Errorf("exit code: got %d, want %d (stderr %q)", code, tt.code, stderr.String())
 			}
 			if !strings.Contains(stdout.String(), tt.stdout) {
@@ -53,7 +53,7 @@ func TestNotRunningIsOneLine(t *testing.T) {
 	dir := t.TempDir()
 	for _, cmd := range []string{"status", "env", "down"} {
 		var stdout, stderr bytes.Buffer
-		code := run([]string{cmd, "--dir", dir}, &stdout, &stderr)
+		code := run(t.Context(), []string{cmd, "--dir", dir}, &stdout, &stderr)
 		want := "sselab: lab: no lab is running on " + dir + "; start it with 'sselab up --dir " + dir + "'\n"
 		if code != 1 || stderr.String() != want {
 			t.Errorf("%s on an empty dir: exit %d, stderr %q; want 1 and %q", cmd, code, stderr.String(), want)
@@ -102,7 +102,7 @@ func TestMinIOListEmptyCache(t *testing.T) {
 		{[]string{"minio", "prune"}, "nothing to remove\n"},
 	} {
 		var stdout, stderr bytes.Buffer
-		if code := run(tt.args, &stdout, &stderr); code != 0 || stdout.String() != tt.want {
+		if code := run(t.Context(), tt.args, &stdout, &stderr); code != 0 || stdout.String() != tt.want {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 0 and %q", tt.args, code, stdout.String(), stderr.String(), tt.want)
 		}
 	}

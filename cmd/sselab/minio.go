@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 	"text/tabwriter"
 
 	"github.com/spf13/pflag"
@@ -47,7 +45,7 @@ Examples:
 `
 
 // minioCommands are the subcommands of 'sselab minio'.
-var minioCommands = map[string]func(args []string, stdout, stderr io.Writer) error{
+var minioCommands = map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) error{
 	"fetch": runMinIOFetch,
 	"build": runMinIOBuild,
 	"list":  runMinIOList,
@@ -56,7 +54,7 @@ var minioCommands = map[string]func(args []string, stdout, stderr io.Writer) err
 	"prune": runMinIOPrune,
 }
 
-func runMinIO(args []string, stdout, stderr io.Writer) error {
+func runMinIO(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if wantsHelp(args) {
 		return errHelp // run prints the usage
 	}
@@ -64,7 +62,7 @@ func runMinIO(args []string, stdout, stderr io.Writer) error {
 	if !ok {
 		return usageError{fmt.Errorf("unknown command 'minio %s'", args[0])}
 	}
-	return run(args[1:], stdout, stderr)
+	return run(ctx, args[1:], stdout, stderr)
 }
 
 // minioFlags returns a flag set for a 'sselab minio' subcommand.
@@ -81,12 +79,7 @@ func parseMinIO(fs *pflag.FlagSet, args []string, nargs int) error {
 	return nil
 }
 
-// interruptible returns a context that Ctrl-C cancels.
-func interruptible() (context.Context, context.CancelFunc) {
-	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-}
-
-func runMinIOFetch(args []string, stdout, stderr io.Writer) error {
+func runMinIOFetch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o miniobin.FetchOptions
 	fs := minioFlags("fetch")
 	fs.StringVar(&o.Release, "release", "", "")
@@ -98,8 +91,6 @@ func runMinIOFetch(args []string, stdout, stderr io.Writer) error {
 	}
 	o.Progress = stderr
 	o.ProgressBar = isTerminal(stderr)
-	ctx, stop := interruptible()
-	defer stop()
 	b, err := miniobin.Fetch(ctx, o)
 	if err != nil {
 		return err
@@ -108,15 +99,13 @@ func runMinIOFetch(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func runMinIOBuild(args []string, stdout, stderr io.Writer) error {
+func runMinIOBuild(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	o := miniobin.Options{Progress: stderr}
 	fs := minioFlags("build")
 	fs.StringVar(&o.Version, "version", "", "")
 	if err := parseMinIO(fs, args, 0); err != nil {
 		return err
 	}
-	ctx, stop := interruptible()
-	defer stop()
 	b, err := miniobin.Build(ctx, o)
 	if err != nil {
 		return err
@@ -125,7 +114,7 @@ func runMinIOBuild(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func runMinIOList(args []string, stdout, _ io.Writer) error {
+func runMinIOList(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	var jsonOut bool
 	fs := minioFlags("list")
 	fs.BoolVar(&jsonOut, "json", false, "")
@@ -170,13 +159,11 @@ func runMinIOList(args []string, stdout, _ io.Writer) error {
 	return tw.Flush()
 }
 
-func runMinIOUse(args []string, stdout, _ io.Writer) error {
+func runMinIOUse(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	fs := minioFlags("use")
 	if err := parseMinIO(fs, args, 1); err != nil {
 		return err
 	}
-	ctx, stop := interruptible()
-	defer stop()
 	b, err := miniobin.Use(ctx, miniobin.Options{}, fs.Arg(0))
 	if err != nil {
 		return err
@@ -185,13 +172,11 @@ func runMinIOUse(args []string, stdout, _ io.Writer) error {
 	return nil
 }
 
-func runMinIOPath(args []string, stdout, _ io.Writer) error {
+func runMinIOPath(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	fs := minioFlags("path")
 	if err := parseMinIO(fs, args, 0); err != nil {
 		return err
 	}
-	ctx, stop := interruptible()
-	defer stop()
 	b, err := miniobin.Find(ctx, miniobin.Options{Env: os.Getenv("SSELAB_MINIO")})
 	if errors.Is(err, miniobin.ErrNotFound) {
 		return errors.New("no MinIO server binary is chosen, cached or on PATH; 'sselab up' would download the last release or build one from source, or run 'sselab minio fetch' or 'sselab minio build' now")
@@ -203,13 +188,11 @@ func runMinIOPath(args []string, stdout, _ io.Writer) error {
 	return nil
 }
 
-func runMinIOPrune(args []string, stdout, stderr io.Writer) error {
+func runMinIOPrune(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := minioFlags("prune")
 	if err := parseMinIO(fs, args, 0); err != nil {
 		return err
 	}
-	ctx, stop := interruptible()
-	defer stop()
 	removed, err := miniobin.Prune(ctx, miniobin.Options{Progress: stderr})
 	for _, r := range removed {
 		fmt.Fprintln(stdout, "removed", r)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,11 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sselab/sselab/pkg/lab"
+	"github.com/sselab/sselab/pkg/labdir"
 	"github.com/sselab/sselab/pkg/pki"
 )
-
-func init() { commands["pki"] = command{pkiUsage, runPKI} }
 
 const pkiUsage = `Usage: sselab pki show [--dir DIR] [--json]
 
@@ -68,7 +67,7 @@ type pkiReport struct {
 	Certificates []certInfo `json:"certificates"`
 }
 
-func runPKI(args []string, stdout, _ io.Writer) error {
+func runPKI(_ context.Context, args []string, stdout, _ io.Writer) error {
 	if wantsHelp(args) {
 		return errHelp // run prints the usage
 	}
@@ -88,7 +87,7 @@ func runPKIShow(args []string, stdout io.Writer, now time.Time) error {
 	if err := parse(fs, args, &dir); err != nil {
 		return err
 	}
-	certsDir := lab.Layout{Root: dir}.CertsDir()
+	certsDir := labdir.Layout{Root: dir}.CertsDir()
 	certs, loadErr, err := loadCerts(certsDir)
 	if err != nil {
 		if errors.Is(err, errNoPKI) {

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sselab/sselab/pkg/lab"
+	"github.com/sselab/sselab/pkg/labdir"
 	"github.com/sselab/sselab/pkg/pki"
 )
 
@@ -21,7 +21,7 @@ func newLabPKI(t *testing.T, now time.Time, validity time.Duration) string {
 	t.Helper()
 	dir := t.TempDir()
 	_, err := pki.LoadOrCreate(pki.Options{
-		Dir:      lab.Layout{Root: dir}.CertsDir(),
+		Dir:      labdir.Layout{Root: dir}.CertsDir(),
 		Now:      func() time.Time { return now },
 		Validity: validity,
 	})
@@ -39,7 +39,7 @@ var allRoles = []string{pki.RoleCA, pki.RoleKESServer, pki.RoleMinIOClient, pki.
 func pkiShow(t *testing.T, dir string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	code = run(append([]string{"pki", "show", "--dir", dir}, args...), &out, &errOut)
+	code = run(t.Context(), append([]string{"pki", "show", "--dir", dir}, args...), &out, &errOut)
 	return code, out.String(), errOut.String()
 }
 
@@ -68,7 +68,7 @@ func TestPKIShowFresh(t *testing.T) {
 			t.Errorf("%s: got mark %q, want OK\n%s", role, got[role], out)
 		}
 	}
-	p, err := pki.Load(lab.Layout{Root: dir}.CertsDir())
+	p, err := pki.Load(labdir.Layout{Root: dir}.CertsDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func TestPKIShowJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &raw); err != nil {
 		t.Fatal(err)
 	}
-	if want := (lab.Layout{Root: dir}).CertsDir(); raw.Dir != want {
+	if want := (labdir.Layout{Root: dir}).CertsDir(); raw.Dir != want {
 		t.Errorf("dir: got %q, want %q", raw.Dir, want)
 	}
 	wantKeys := []string{"days_left", "dns_names", "identity", "ip_addresses", "not_after", "not_before", "path", "role", "status", "subject_cn"}
@@ -201,7 +201,7 @@ func TestPKIShowErrors(t *testing.T) {
 	t.Parallel()
 	empty := t.TempDir()
 	broken := newLabPKI(t, time.Now(), 0)
-	brokenFile := filepath.Join(lab.Layout{Root: broken}.CertsDir(), "operator.crt")
+	brokenFile := filepath.Join(labdir.Layout{Root: broken}.CertsDir(), "operator.crt")
 	if err := os.WriteFile(brokenFile, []byte("garbage\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +219,7 @@ func TestPKIShowErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var stdout, stderr bytes.Buffer
-		code := run(append([]string{"pki"}, tt.args...), &stdout, &stderr)
+		code := run(t.Context(), append([]string{"pki"}, tt.args...), &stdout, &stderr)
 		if code != tt.code || stderr.String() != tt.stderr+"\n" {
 			t.Errorf("%s: exit %d, stderr %q; want %d and %q", tt.name, code, stderr.String(), tt.code, tt.stderr)
 		}

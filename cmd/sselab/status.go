@@ -19,16 +19,18 @@ const statusUsage = `Usage: sselab status [--dir DIR] [--json]
 Checks every part of the lab on DIR: KES and its keystore, the default
 key, MinIO's readiness (which includes a KMS round trip) and each bucket's
 default encryption. Exits non-zero when the lab is not running or not
-ready. --json prints the report with stable field names.
+ready.
+
+{{flags}}
 `
 
-func runStatus(args []string, stdout, _ io.Writer) error {
+func runStatus(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	var (
 		dir     string
 		jsonOut bool
 	)
 	fs := newFlags("status", &dir)
-	fs.BoolVar(&jsonOut, "json", false, "")
+	fs.BoolVar(&jsonOut, "json", false, "print the report as JSON, with stable field names")
 	if err := parse(fs, args, &dir); err != nil {
 		return err
 	}
@@ -40,7 +42,7 @@ func runStatus(args []string, stdout, _ io.Writer) error {
 	case err != nil:
 		return err
 	default:
-		st = h.Status(context.Background())
+		st = h.Status(ctx)
 	}
 	if jsonOut {
 		enc := json.NewEncoder(stdout)
@@ -73,9 +75,21 @@ func printStatus(w io.Writer, st lab.Status) {
 		row("vault", v.OK(), v.Endpoint, v.State(), last)
 	}
 	row("disk", st.Disk.OK(), fmt.Sprintf("%d MiB free", st.Disk.FreeBytes>>20), st.Disk.Path, st.Disk.Error)
-	row("keystore", st.KES.KeyStoreReachable, fmt.Sprintf("latency %d ms", st.KES.KeyStoreLatencyMS))
+	keystore := []string{fmt.Sprintf("latency %d ms", st.KES.KeyStoreLatencyMS)}
+	ksOK := st.KES.KeyStoreReachable
+	if k := st.Keystore; k != nil {
+		keystore = append(keystore, k.Where, k.State, k.Error)
+		ksOK = ksOK && k.OK
+	}
+	row("keystore", ksOK, keystore...)
 	row("default key", st.Key.Present, st.Key.Name, st.Key.Error)
-	row("minio", st.MinIO.Ready, st.MinIO.Endpoint, fmt.Sprintf("pid %d, %d restarts", st.MinIO.PID, st.MinIO.Restarts), st.MinIO.Error)
+	for i, n := range st.Nodes {
+		name := "minio"
+		if len(st.Nodes) > 1 {
+			name = fmt.Sprintf("minio %d", i+1)
+		}
+		row(name, n.Ready, n.Endpoint, fmt.Sprintf("pid %d, %d restarts", n.PID, n.Restarts), n.Error)
+	}
 	for _, b := range st.Buckets {
 		row("bucket "+b.Name, b.Error == "", b.Encryption.Algorithm, b.Encryption.KeyID, b.Error)
 	}

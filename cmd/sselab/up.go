@@ -5,14 +5,16 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 
+	"github.com/spf13/pflag"
+
+	"github.com/sselab/sselab/pkg/keystore"
 	"github.com/sselab/sselab/pkg/lab"
+	"github.com/sselab/sselab/pkg/labdir"
 	"github.com/sselab/sselab/pkg/miniobin"
-	"github.com/sselab/sselab/pkg/vault"
+	"github.com/sselab/sselab/pkg/runner"
 )
 
 const upUsage = `Usage: sselab up [flags]
@@ -22,38 +24,7 @@ starts MinIO wired to it, creates the buckets with SSE-KMS, prints where
 everything is, and runs until Ctrl-C or 'sselab down'. A later 'up' on the
 same --dir reuses the keys, the credentials, the data and the settings.
 
-Flags:
-  --dir DIR                  state directory (default: $SSELAB_DIR, else the per-user config directory)
-  --minio PATH               MinIO server binary (default: $SSELAB_MINIO, the one chosen with
-                             'sselab minio use', the newest cached one, 'minio' on PATH, a
-                             download of the last release, else a build from source with Go)
-  --address HOST:PORT        S3 API (default 127.0.0.1:9000; port 0 picks a free port)
-  --console-address HOST:PORT  MinIO console (default 127.0.0.1:9001)
-  --kes-address HOST:PORT    KES server (default 127.0.0.1:7373)
-  --key NAME                 default SSE-KMS key (default sselab-key)
-  --bucket NAME              bucket with default SSE-KMS; repeatable (default encrypted)
-  --http                     plain HTTP for S3 (SSE-C then does not work); --http=false undoes it
-  --detach                   start in the background and return once the lab is ready
-  --kes-config FILE          a KES server config (kes server --config format): KES takes its
-                             keystore, cache and keys from it; sselab still makes the TLS and
-                             the identities and says what of the file it replaces; "-" goes
-                             back to the keystore in DIR
-  --kms fs|vault             where KES keeps the keys: the keystore in DIR (fs, the default) or
-                             a KV engine of HashiCorp Vault or OpenBao (vault)
-
-Vault (with --kms vault; remembered, so a later 'up' needs none of them):
-  --vault-endpoint URL       Vault's address, e.g. https://127.0.0.1:8200
-  --vault-engine PATH        KV secrets engine mount path (default kv)
-  --vault-kv-version v1|v2   the engine's version (default: as mounted)
-  --vault-prefix PATH        path under the engine that holds the keys (default none)
-  --vault-namespace NS       Vault Enterprise / OpenBao namespace
-  --vault-ca FILE            CA certificate(s) of Vault's TLS certificate (default: system roots)
-  --vault-approle-id ID      AppRole role_id KES logs in with
-  --vault-approle-secret-file FILE
-                             file with the AppRole secret_id (or set $SSELAB_VAULT_APPROLE_SECRET);
-                             sselab keeps a copy in DIR/vault/secret-id (0600)
-  --vault-k8s-role ROLE      log in with Kubernetes auth instead, as this Vault role
-  --vault-k8s-jwt FILE       service account token (default the pod's token)
+{{flags}}
 
 Examples:
   sselab up
@@ -63,52 +34,36 @@ Examples:
       --vault-ca vault-ca.pem --vault-engine kv --vault-prefix sselab --vault-approle-id ROLE_ID
 `
 
-func runUp(args []string, stdout, stderr io.Writer) error {
+func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var (
-		o         lab.Options
+		o         runner.Options
 		minio     string
 		plainHTTP bool
 		detach    bool
-		v         lab.VaultOptions
-		approle   vault.AppRole
-		k8s       vault.Kubernetes
 	)
+	o.Keystore = keystore.NewFlags()
 	fs := newFlags("up", &o.Dir)
-	fs.StringVar(&minio, "minio", "", "")
-	fs.StringVar(&o.Address, "address", "", "")
-	fs.StringVar(&o.ConsoleAddress, "console-address", "", "")
-	fs.StringVar(&o.KESAddress, "kes-address", "", "")
-	fs.StringVar(&o.Key, "key", "", "")
-	fs.StringArrayVar(&o.Buckets, "bucket", nil, "")
-	fs.BoolVar(&plainHTTP, "http", false, "")
-	fs.BoolVar(&detach, "detach", false, "")
-	fs.StringVar(&o.KESConfig, "kes-config", "", "")
-	fs.StringVar(&o.KMS, "kms", "", "")
-	fs.StringVar(&v.Endpoint, "vault-endpoint", "", "")
-	fs.StringVar(&v.Engine, "vault-engine", "", "")
-	fs.StringVar(&v.KVVersion, "vault-kv-version", "", "")
-	fs.StringVar(&v.Prefix, "vault-prefix", "", "")
-	fs.StringVar(&v.Namespace, "vault-namespace", "", "")
-	fs.StringVar(&v.CAFile, "vault-ca", "", "")
-	fs.StringVar(&approle.ID, "vault-approle-id", "", "")
-	fs.StringVar(&v.SecretFile, "vault-approle-secret-file", "", "")
-	fs.StringVar(&k8s.Role, "vault-k8s-role", "", "")
-	fs.StringVar(&k8s.JWTFile, "vault-k8s-jwt", "", "")
+	fs.StringVar(&minio, "minio", "", "MinIO server binary at `PATH` (default: $SSELAB_MINIO, the one chosen with 'sselab minio use', "+
+		"the newest cached one, 'minio' on PATH, a download of the last release, else a build from source with Go)")
+	fs.StringVar(&o.Address, "address", "", "S3 API at `HOST:PORT` (default "+labdir.DefaultAddress+"; port 0 picks a free port)")
+	fs.StringVar(&o.ConsoleAddress, "console-address", "", "MinIO console at `HOST:PORT` (default "+labdir.DefaultConsoleAddress+")")
+	fs.StringVar(&o.KESAddress, "kes-address", "", "KES server at `HOST:PORT` (default "+labdir.DefaultKESAddress+")")
+	fs.StringVar(&o.Key, "key", "", "default SSE-KMS key `NAME` (default "+labdir.DefaultKey+")")
+	fs.StringArrayVar(&o.Buckets, "bucket", nil, "bucket `NAME` with default SSE-KMS; repeatable (default "+labdir.DefaultBucket+")")
+	fs.BoolVar(&plainHTTP, "http", false, "plain HTTP for S3 (SSE-C then does not work); --http=false undoes it")
+	fs.BoolVar(&detach, "detach", false, "start in the background and return once the lab is ready")
+	o.Keystore.AddFlags(fs)
+	for _, s := range o.Keystore.Sections() {
+		s.Flags.VisitAll(func(f *pflag.Flag) { fs.SetAnnotation(f.Name, sectionAnnotation, []string{s.Heading}) })
+	}
 	if err := parse(fs, args, &o.Dir); err != nil {
 		return err
 	}
 	if fs.Changed("http") {
 		o.HTTP = &plainHTTP
 	}
-	if approle != (vault.AppRole{}) || v.SecretFile != "" {
-		v.AppRole = &approle
-	}
-	if k8s != (vault.Kubernetes{}) {
-		v.Kubernetes = &k8s
-	}
-	o.Vault = &v
 	if detach {
-		return upDetached(o.Dir, args, stdout, stderr)
+		return upDetached(ctx, o.Dir, args, stdout, stderr)
 	}
 	out := &switchWriter{w: stderr}
 	o.MinIO = miniobin.Options{Flag: minio, Env: os.Getenv("SSELAB_MINIO"), Download: true, Build: true, Progress: out}
@@ -117,9 +72,7 @@ func runUp(args []string, stdout, stderr io.Writer) error {
 		o.Progress = out // step lines help at a terminal; elsewhere errors stay one line
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	l, err := lab.Up(ctx, o)
+	l, err := runner.Up(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -145,7 +98,7 @@ func runUp(args []string, stdout, stderr io.Writer) error {
 }
 
 // printSummary prints the one-screen summary of a ready lab.
-func printSummary(w io.Writer, dir string, st lab.State, c lab.Credentials) {
+func printSummary(w io.Writer, dir string, st labdir.State, c labdir.Credentials) {
 	s3 := "SSE-KMS, SSE-S3 and SSE-C"
 	if st.HTTP {
 		s3 = "SSE-KMS and SSE-S3 (plain HTTP: no SSE-C)"
@@ -158,20 +111,11 @@ func printSummary(w io.Writer, dir string, st lab.State, c lab.Credentials) {
 		}
 		fmt.Fprintf(tw, "  %s\t%s\n", name, value)
 	}
-	layout := lab.Layout{Root: dir}
 	row("S3 API", st.S3Endpoint, s3)
 	row("Console", st.ConsoleURL, "")
-	switch {
-	case st.Vault != nil:
-		row("KES", st.KESEndpoint, "KES "+st.KESVersion+", mTLS, keys in Vault")
-		row("Vault", st.Vault.Where(), "")
-	case st.KESConfig != "":
-		row("KES", st.KESEndpoint, "KES "+st.KESVersion+", mTLS, keystore from "+st.KESConfig)
-		if len(st.KESReplaced) > 0 {
-			row("", "", "sselab replaced the file's "+strings.Join(st.KESReplaced, ", ")+" (see 'sselab up --help')")
-		}
-	default:
-		row("KES", st.KESEndpoint, "KES "+st.KESVersion+", mTLS, keystore "+layout.KeyStoreDir())
+	row("KES", st.KESEndpoint, "KES "+st.KESVersion+", mTLS, "+st.KeystoreSummary.Phrase)
+	for _, r := range st.KeystoreSummary.Rows {
+		row(r[0], r[1], "")
 	}
 	row("Root user", c.RootUser, "")
 	row("Password", c.RootPassword, "")

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"text/tabwriter"
 
 	"github.com/sselab/sselab/pkg/lab"
@@ -26,28 +24,23 @@ written without SSE headers are stored in plaintext.
 
 Everything verify creates (objects, the scratch key) is removed again.
 SSE-C is skipped when the lab runs with --http. Exits non-zero when a
-check fails. --json prints the report with stable field names.
+check fails.
 
-Flags:
-  --dir DIR     state directory of the lab
-  --bucket B    bucket to write to (default: the lab's first bucket)
-  --json        print the report as JSON
+{{flags}}
 
 Example:
   sselab verify
   sselab verify --bucket other --json
 `
 
-func init() { commands["verify"] = command{verifyUsage, runVerify} }
-
-func runVerify(args []string, stdout, _ io.Writer) error {
+func runVerify(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	var (
 		dir, bucket string
 		jsonOut     bool
 	)
 	fs := newFlags("verify", &dir)
-	fs.StringVar(&bucket, "bucket", "", "")
-	fs.BoolVar(&jsonOut, "json", false, "")
+	fs.StringVar(&bucket, "bucket", "", "the bucket `B` to write to (default: the lab's first bucket)")
+	fs.BoolVar(&jsonOut, "json", false, "print the report as JSON, with stable field names")
 	if err := parse(fs, args, &dir); err != nil {
 		return err
 	}
@@ -55,9 +48,7 @@ func runVerify(args []string, stdout, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// Ctrl-C stops the checks; verify still cleans up.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
+	// Ctrl-C and SIGTERM stop the checks; verify still cleans up.
 	rep, err := verify.Run(ctx, h, bucket)
 	if err != nil {
 		return err

@@ -1,20 +1,23 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"runtime"
 	"runtime/debug"
 
-	"github.com/sselab/sselab/embedded"
+	"github.com/sselab/sselab/pkg/kesserver"
 )
 
 const versionUsage = `Usage: sselab version
 
 Prints the versions of sselab, the embedded KES and the Go toolchain.
+
+{{flags}}
 `
 
-func runVersion(args []string, stdout, _ io.Writer) error {
+func runVersion(_ context.Context, args []string, stdout, _ io.Writer) error {
 	var dir string
 	if err := parse(newFlags("version", &dir), args, &dir); err != nil {
 		return err
@@ -29,6 +32,6 @@ func runVersion(args []string, stdout, _ io.Writer) error {
 		}
 	}
 	fmt.Fprintf(stdout, "sselab %s%s\nkes    %s (embedded)\ngo     %s %s/%s\n",
-		version, revision, embedded.Version(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		version, revision, kesserver.Version(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	return nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -27,7 +28,6 @@ group PGID (MinIO), then SIGKILL if MinIO is still there 5 seconds later.
 `
 
 func init() {
-	commands[watchdogCommand] = command{watchdogUsage, runWatchdog}
 	exe, err := os.Executable()
 	if err != nil {
 		// No watchdog: where there is no parent-death signal, MinIO then
@@ -40,7 +40,7 @@ func init() {
 	})
 }
 
-func runWatchdog(args []string, stdout, stderr io.Writer) error {
+func runWatchdog(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 1 && (args[0] == "-h" || args[0] == "--help") {
 		return errHelp
 	}

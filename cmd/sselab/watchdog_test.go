@@ -9,7 +9,7 @@ import (
 
 func TestWatchdogCommand(t *testing.T) {
 	t.Parallel()
-	if strings.Contains(usage, watchdogCommand) {
+	if strings.Contains(topUsage(), watchdogCommand) {
 		t.Errorf("the usage text lists the hidden %s command", watchdogCommand)
 	}
 	refusal := "sselab: supervisor: watchdog: refusing to signal process group 1"
@@ -29,7 +29,7 @@ func TestWatchdogCommand(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var stdout, stderr bytes.Buffer
-		if code := run(tt.args, &stdout, &stderr); code != tt.code {
+		if code := run(t.Context(), tt.args, &stdout, &stderr); code != tt.code {
 			t.Errorf("%q: exit code: got %d, want %d (stderr %q)", tt.args, code, tt.code, stderr.String())
 		}
 		if !strings.Contains(stdout.String(), tt.stdout) {

@@ -141,3 +141,20 @@ func RenameDir(src, dst string) error {
 	}
 	return syncDir(filepath.Dir(dst))
 }
+
+// PathCause drops the path from a file system error, for messages that
+// name the path themselves: "cannot write to DIR (no space left on
+// device)".
+func PathCause(err error) error {
+	var pathErr *fs.PathError
+	if errors.As(err, &pathErr) {
+		return pathErr.Err
+	}
+	return err
+}
+
+// Private reports whether only the owner can access the file, as far as
+// Unix modes tell; on Windows it is always true.
+func Private(fi fs.FileInfo) bool {
+	return !UnixModes || fi.Mode().Perm()&0o077 == 0
+}

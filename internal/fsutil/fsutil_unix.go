@@ -19,3 +19,7 @@ func syncDir(dir string) error {
 	}
 	return nil
 }
+
+// UnixModes says whether file modes decide who may read a file here: true
+// on Unix; on Windows access lists do.
+const UnixModes = true

@@ -21,7 +21,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/minio/minio-go/v7/pkg/sse"
 
-	"github.com/sselab/sselab/pkg/lab"
+	"github.com/sselab/sselab/pkg/runner"
 )
 
 // stopTimeout is how long a process may take to stop after SIGTERM
@@ -208,11 +208,11 @@ func launchMinIO(o MinIOOptions) (*MinIO, error) {
 	// Secrets go through the environment, never argv.
 	env := []string{"MINIO_ROOT_USER=" + m.User, "MINIO_ROOT_PASSWORD=" + m.Password}
 	if o.KES != nil {
-		env = append(env, lab.KESEnv(o.KES.Target.Endpoint, o.KES.pki, o.KeyName)...)
+		env = append(env, runner.KESEnv(o.KES.Target.Endpoint, o.KES.pki, o.KeyName)...)
 	} else {
 		env = append(env, "MINIO_KMS_SECRET_KEY="+o.KeyName+":"+secret(32))
 	}
-	env = append(env, lab.QuietEnv()...)
+	env = append(env, runner.QuietEnv()...)
 	m.proc, err = start(o.Binary, args, env, filepath.Join(o.Dir, "minio.log"))
 	if err != nil {
 		return nil, err

@@ -13,10 +13,11 @@ import (
 
 	kesapi "github.com/minio/kms-go/kes"
 
-	"github.com/sselab/sselab/embedded"
 	"github.com/sselab/sselab/pkg/bench"
+	"github.com/sselab/sselab/pkg/kesserver"
 	"github.com/sselab/sselab/pkg/lab"
 	"github.com/sselab/sselab/pkg/pki"
+	"github.com/sselab/sselab/pkg/runner"
 )
 
 // Lab is a lab started with `sselab up --detach`.
@@ -82,9 +83,9 @@ func StartKES(ctx context.Context, binary, dir string, p *pki.PKI, key string) (
 	if err := os.MkdirAll(keys, 0o700); err != nil {
 		return nil, fmt.Errorf("perf: %w", err)
 	}
-	def := embedded.DefaultConfig().Cache
+	def := kesserver.DefaultConfig().Cache
 	var routes strings.Builder
-	for _, r := range embedded.MinIORoutes {
+	for _, r := range runner.MinIORoutes {
 		fmt.Fprintf(&routes, "      - %s\n", r)
 	}
 	config := fmt.Sprintf(`version: v1

@@ -7,6 +7,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/sse"
+
+	"github.com/sselab/sselab/pkg/labdir"
 )
 
 // Encryption modes of a bucket's default encryption.
@@ -28,7 +30,7 @@ func (h *Handle) checkMode(ctx context.Context, m BucketMode) error {
 	if m.Mode != ModeSSEKMS {
 		return nil
 	}
-	if err := CheckKeyName(m.Key); err != nil {
+	if err := labdir.CheckKeyName(m.Key); err != nil {
 		return err
 	}
 	_, err := h.DescribeKey(ctx, m.Key)
@@ -37,7 +39,7 @@ func (h *Handle) checkMode(ctx context.Context, m BucketMode) error {
 
 // CreateBucket creates a bucket with the given default encryption.
 func (h *Handle) CreateBucket(ctx context.Context, name string, m BucketMode) error {
-	if err := CheckBucketName(name); err != nil {
+	if err := labdir.CheckBucketName(name); err != nil {
 		return err
 	}
 	if err := h.checkMode(ctx, m); err != nil {

@@ -1,3 +1,10 @@
+// Package lab is the client of a running lab: what every sselab command
+// other than 'up' uses to find the lab on a state directory and to work
+// with it (keys, buckets, status, the client environment, stopping it).
+// It runs in the command's own process and talks to the lab's KES, S3 API
+// and control endpoint; it never starts anything (that is package
+// runner's job) and knows the state directory only through package
+// labdir.
 package lab
 
 import (
@@ -7,14 +14,13 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
-	"os"
 	"time"
 
 	kesapi "github.com/minio/kms-go/kes"
 	"github.com/minio/minio-go/v7"
 
+	"github.com/sselab/sselab/pkg/labdir"
 	"github.com/sselab/sselab/pkg/pki"
-	"github.com/sselab/sselab/pkg/vault"
 )
 
 // ErrNotRunning reports that no lab runs on a directory.
@@ -23,9 +29,9 @@ var ErrNotRunning = errors.New("lab: no lab is running")
 // Handle gives other sselab commands access to a running lab: its state,
 // credentials, PKI, and clients for KES (as the operator) and S3.
 type Handle struct {
-	Layout      Layout
-	State       State
-	Credentials Credentials
+	Layout      labdir.Layout
+	State       labdir.State
+	Credentials labdir.Credentials
 	PKI         *pki.PKI
 }
 
@@ -36,7 +42,7 @@ func Open(dir string) (*Handle, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := readJSON(h.Layout.CredentialsFile(), &h.Credentials); err != nil {
+	if err := labdir.ReadJSON(h.Layout.CredentialsFile(), &h.Credentials); err != nil {
 		return nil, err
 	}
 	if h.PKI, err = pki.Load(h.Layout.CertsDir()); err != nil {
@@ -51,37 +57,24 @@ func Open(dir string) (*Handle, error) {
 // example once the operator certificate has expired. Credentials and PKI
 // stay empty.
 func OpenState(dir string) (*Handle, error) {
-	h := &Handle{Layout: Layout{Root: dir}}
-	notRunning := notRunningError(dir)
-	if err := readJSON(h.Layout.StateFile(), &h.State); err != nil {
+	h := &Handle{Layout: labdir.Layout{Root: dir}}
+	notRunning := NotRunningError(dir)
+	if err := labdir.ReadJSON(h.Layout.StateFile(), &h.State); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, notRunning
 		}
 		return nil, err
 	}
 	// A state file left by a killed sselab: nobody holds the lock.
-	if !isLocked(h.Layout.LockFile()) {
+	if !labdir.Locked(h.Layout) {
 		return nil, notRunning
 	}
 	return h, nil
 }
 
-// notRunningError says that no lab runs on dir and how to start one.
-func notRunningError(dir string) error {
+// NotRunningError says that no lab runs on dir and how to start one.
+func NotRunningError(dir string) error {
 	return fmt.Errorf("%w on %s; start it with 'sselab up --dir %s'", ErrNotRunning, dir, dir)
-}
-
-// isLocked reports whether a process holds the lock file at path.
-func isLocked(path string) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	if err := tryLock(f); err != nil {
-		return true
-	}
-	return false // closing f drops the lock we just took
 }
 
 // KES returns a KES client authenticated as the operator.
@@ -91,11 +84,11 @@ func (h *Handle) KES() *kesapi.Client {
 
 // HTTPClient returns an HTTP client that trusts the lab CA.
 func (h *Handle) HTTPClient() *http.Client {
-	return labHTTPClient(h.PKI, 10*time.Second)
+	return HTTPClient(h.PKI, 10*time.Second)
 }
 
-// labHTTPClient returns an HTTP client that trusts only the lab CA.
-func labHTTPClient(p *pki.PKI, timeout time.Duration) *http.Client {
+// HTTPClient returns an HTTP client that trusts only the lab CA of p.
+func HTTPClient(p *pki.PKI, timeout time.Duration) *http.Client {
 	return &http.Client{
 		Timeout:   timeout,
 		Transport: &http.Transport{TLSClientConfig: p.ClientTLS(nil)},
@@ -104,22 +97,7 @@ func labHTTPClient(p *pki.PKI, timeout time.Duration) *http.Client {
 
 // S3 returns a minio-go client with the root credentials.
 func (h *Handle) S3() (*minio.Client, error) {
-	return newS3Client(h.State.S3Endpoint, h.Credentials, h.HTTPClient().Transport)
-}
-
-// Info is what the running lab reports about itself on its control
-// endpoint.
-type Info struct {
-	PID           int `json:"pid"`
-	MinIOPID      int `json:"minio_pid"`
-	MinIORestarts int `json:"minio_restarts"`
-	// Vault is the lab's latest check of Vault, when the keys live there.
-	Vault *vault.Health `json:"vault,omitempty"`
-}
-
-func writeInfo(w http.ResponseWriter, i Info) {
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(i)
+	return NewS3Client(h.State.S3Endpoint, h.Credentials, h.HTTPClient().Transport)
 }
 
 // control sends a request to the lab's control endpoint.
@@ -148,16 +126,16 @@ func (h *Handle) control(ctx context.Context, method, path string, v any) error 
 // errNoAnswer marks a control request that got no HTTP answer.
 var errNoAnswer = errors.New("does not answer")
 
-// Info asks the running lab about its processes.
-func (h *Handle) Info(ctx context.Context) (Info, error) {
-	var i Info
-	return i, h.control(ctx, http.MethodGet, "/v1/info", &i)
+// Info asks the running lab about its processes and its keystore.
+func (h *Handle) Info(ctx context.Context) (labdir.Info, error) {
+	var i labdir.Info
+	return i, h.control(ctx, http.MethodGet, labdir.ControlInfo, &i)
 }
 
 // Down asks the lab to stop and waits until it has released its
 // directory, at most until ctx ends.
 func (h *Handle) Down(ctx context.Context) error {
-	if err := h.control(ctx, http.MethodPost, "/v1/stop", nil); err != nil {
+	if err := h.control(ctx, http.MethodPost, labdir.ControlStop, nil); err != nil {
 		if !errors.Is(err, errNoAnswer) {
 			return err // refused
 		}
@@ -180,7 +158,7 @@ func (h *Handle) Down(ctx context.Context) error {
 func (h *Handle) waitUnlocked(ctx context.Context) error {
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
-	for isLocked(h.Layout.LockFile()) {
+	for labdir.Locked(h.Layout) {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

@@ -2,7 +2,10 @@ package lab
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"reflect"
@@ -11,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sselab/sselab/internal/testtools"
+	"github.com/sselab/sselab/pkg/labdir"
 	"github.com/sselab/sselab/pkg/pki"
 )
 
@@ -27,22 +31,22 @@ func TestOpenNotRunning(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name  string
-		setup func(t *testing.T, l Layout)
+		setup func(t *testing.T, l labdir.Layout)
 	}{
-		{"empty dir", func(t *testing.T, l Layout) {}},
-		{"stale state, no lock file", func(t *testing.T, l Layout) {
-			if err := writeJSON(l.StateFile(), State{PID: 999999999, S3Endpoint: "https://127.0.0.1:9000"}); err != nil {
+		{"empty dir", func(t *testing.T, l labdir.Layout) {}},
+		{"stale state, no lock file", func(t *testing.T, l labdir.Layout) {
+			if err := labdir.WriteJSON(l.StateFile(), labdir.State{PID: 999999999, S3Endpoint: "https://127.0.0.1:9000"}); err != nil {
 				t.Fatal(err)
 			}
 		}},
-		{"stale state and lock file, nobody holds the lock", func(t *testing.T, l Layout) {
-			if err := writeJSON(l.StateFile(), State{PID: 999999999}); err != nil {
+		{"stale state and lock file, nobody holds the lock", func(t *testing.T, l labdir.Layout) {
+			if err := labdir.WriteJSON(l.StateFile(), labdir.State{PID: 999999999}); err != nil {
 				t.Fatal(err)
 			}
-			writeFile(t, l.LockFile(), "999999999\n")
+			testtools.WriteFile(t, l.LockFile(), "999999999\n")
 		}},
-		{"held lock, no state yet (lab starting)", func(t *testing.T, l Layout) {
-			lock, err := lockDir(l.LockFile())
+		{"held lock, no state yet (lab starting)", func(t *testing.T, l labdir.Layout) {
+			lock, err := labdir.Lock(l)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -53,7 +57,7 @@ func TestOpenNotRunning(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
-			tt.setup(t, Layout{Root: dir})
+			tt.setup(t, labdir.Layout{Root: dir})
 			h, err := Open(dir)
 			if h != nil {
 				t.Errorf("Open: got a handle %+v, want nil", h)
@@ -61,7 +65,7 @@ func TestOpenNotRunning(t *testing.T) {
 			if !errors.Is(err, ErrNotRunning) {
 				t.Fatalf("Open: got %v, want ErrNotRunning", err)
 			}
-			wantErrContains(t, err, "'sselab up --dir "+dir+"'")
+			testtools.WantErrContains(t, err, "'sselab up --dir "+dir+"'")
 		})
 	}
 
@@ -73,21 +77,21 @@ func TestOpenNotRunning(t *testing.T) {
 
 func TestOpenDamagedState(t *testing.T) {
 	t.Parallel()
-	l := Layout{Root: t.TempDir()}
-	writeFile(t, l.StateFile(), "{")
+	l := labdir.Layout{Root: t.TempDir()}
+	testtools.WriteFile(t, l.StateFile(), "{")
 	_, err := Open(l.Root)
-	wantErrContains(t, err, l.StateFile(), "damaged")
+	testtools.WantErrContains(t, err, l.StateFile(), "damaged")
 }
 
 func TestOpenRunning(t *testing.T) {
 	t.Parallel()
-	l := Layout{Root: t.TempDir()}
-	lock, err := lockDir(l.LockFile())
+	l := labdir.Layout{Root: t.TempDir()}
+	lock, err := labdir.Lock(l)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer lock.Release()
-	state := State{
+	state := labdir.State{
 		PID:         12345,
 		Started:     time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
 		S3Endpoint:  "https://127.0.0.1:9000",
@@ -95,7 +99,7 @@ func TestOpenRunning(t *testing.T) {
 		Key:         "k",
 		Buckets:     []string{"encrypted"},
 	}
-	if err := writeJSON(l.StateFile(), state); err != nil {
+	if err := labdir.WriteJSON(l.StateFile(), state); err != nil {
 		t.Fatal(err)
 	}
 
@@ -104,7 +108,7 @@ func TestOpenRunning(t *testing.T) {
 		t.Fatalf("Open without credentials: got %v, %v; want an error other than ErrNotRunning", h, err)
 	}
 
-	creds, err := loadOrCreateCredentials(l.CredentialsFile())
+	creds, err := labdir.LoadOrCreateCredentials(l.CredentialsFile())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,12 +189,12 @@ func TestStatusNothingAnswers(t *testing.T) {
 	dir := t.TempDir()
 	dead := testtools.FreeAddr(t)
 	h := &Handle{
-		Layout: Layout{Root: dir},
-		State: State{
+		Layout: labdir.Layout{Root: dir},
+		State: labdir.State{
 			PID: 4242, S3Endpoint: "https://" + dead, KESEndpoint: "https://" + dead,
 			ControlAddress: dead, Key: "k1", Buckets: []string{"one", "two"},
 		},
-		Credentials: Credentials{RootUser: "u", RootPassword: "password"},
+		Credentials: labdir.Credentials{RootUser: "u", RootPassword: "password"},
 		PKI:         newTestPKI(t, dir),
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
@@ -213,7 +217,7 @@ func TestStatusNothingAnswers(t *testing.T) {
 			t.Errorf("bucket %s: got error %q, want \"MinIO is not ready\"", b.Name, b.Error)
 		}
 	}
-	wantErrContains(t, st.Err(), "KES is not answering")
+	testtools.WantErrContains(t, st.Err(), "KES is not answering")
 }
 
 func TestEnv(t *testing.T) {
@@ -221,15 +225,15 @@ func TestEnv(t *testing.T) {
 	p := newTestPKI(t, t.TempDir())
 	tests := []struct {
 		endpoint string
-		creds    Credentials
+		creds    labdir.Credentials
 	}{
-		{"https://127.0.0.1:9000", Credentials{RootUser: "sselab-abcdefgh", RootPassword: "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}},
-		{"http://localhost:9100", Credentials{RootUser: "user", RootPassword: "p@ss/w:rd?#%"}},
+		{"https://127.0.0.1:9000", labdir.Credentials{RootUser: "sselab-abcdefgh", RootPassword: "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}},
+		{"http://localhost:9100", labdir.Credentials{RootUser: "user", RootPassword: "p@ss/w:rd?#%"}},
 	}
 	for _, tt := range tests {
 		h := &Handle{
-			Layout:      Layout{Root: filepath.Dir(p.Dir)},
-			State:       State{S3Endpoint: tt.endpoint, KESEndpoint: "https://127.0.0.1:7373"},
+			Layout:      labdir.Layout{Root: filepath.Dir(p.Dir)},
+			State:       labdir.State{S3Endpoint: tt.endpoint, KESEndpoint: "https://127.0.0.1:7373"},
 			Credentials: tt.creds,
 			PKI:         p,
 		}
@@ -276,7 +280,7 @@ func TestEnv(t *testing.T) {
 				t.Errorf("%s: got %q, want %q", name, got[name], w)
 			}
 		}
-		if !exists(t, got["SSL_CERT_FILE"]) || !exists(t, got["KES_CLIENT_CERT"]) || !exists(t, got["KES_CLIENT_KEY"]) {
+		if !testtools.Exists(t, got["SSL_CERT_FILE"]) || !testtools.Exists(t, got["KES_CLIENT_CERT"]) || !testtools.Exists(t, got["KES_CLIENT_KEY"]) {
 			t.Errorf("SSL_CERT_FILE, KES_CLIENT_CERT or KES_CLIENT_KEY names a missing file")
 		}
 		if h.State.S3Endpoint != tt.endpoint {
@@ -287,7 +291,7 @@ func TestEnv(t *testing.T) {
 
 func TestEnvBadEndpoint(t *testing.T) {
 	t.Parallel()
-	h := &Handle{Layout: Layout{Root: t.TempDir()}, State: State{S3Endpoint: "127.0.0.1:9000"}}
+	h := &Handle{Layout: labdir.Layout{Root: t.TempDir()}, State: labdir.State{S3Endpoint: "127.0.0.1:9000"}}
 	if _, err := h.Env(); err == nil || !strings.Contains(err.Error(), "bad S3 endpoint") {
 		t.Errorf("Env with endpoint without scheme: got %v, want an error naming the bad endpoint", err)
 	}
@@ -300,11 +304,83 @@ func TestCheckDisk(t *testing.T) {
 	if !d.OK() || d.FreeBytes == 0 || d.Path != dir {
 		t.Errorf("checkDisk of a writable temp dir: %+v", d)
 	}
-	if left := entries(t, dir); len(left) != 0 {
+	if left := testtools.Entries(t, dir); len(left) != 0 {
 		t.Errorf("the write probe left %v behind", left)
 	}
 	d = checkDisk(filepath.Join(dir, "missing"))
 	if d.OK() || d.Writable || !strings.Contains(d.Error, "cannot write to") {
 		t.Errorf("checkDisk of a missing dir: %+v", d)
+	}
+}
+
+func TestDownWaitsForLock(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	lock, err := labdir.Lock(labdir.Layout{Root: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Release()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer srv.Close()
+	h := &Handle{Layout: labdir.Layout{Root: dir}, State: labdir.State{PID: 77, ControlAddress: strings.TrimPrefix(srv.URL, "http://")}}
+
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	err = h.Down(ctx)
+	testtools.WantErrContains(t, err, "pid 77", "did not stop in time")
+	if !errors.Is(err, ctx.Err()) {
+		t.Errorf("got %v, want it to wrap %v", err, ctx.Err())
+	}
+
+	// Released while Down waits: Down returns nil.
+	ctx, cancel = context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- h.Down(ctx) }()
+	lock.Release()
+	if err := <-done; err != nil {
+		t.Errorf("Down after release: got %v, want nil", err)
+	}
+}
+
+func TestHandleInfo(t *testing.T) {
+	t.Parallel()
+	want := labdir.Info{PID: 1, MinIOPID: 2, MinIORestarts: 3}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Header.Get("Authorization") != "Bearer tok":
+			http.Error(w, "forbidden", http.StatusForbidden)
+		case r.Method != http.MethodGet || r.URL.Path != "/v1/info":
+			http.NotFound(w, r)
+		default:
+			json.NewEncoder(w).Encode(want)
+		}
+	}))
+	defer srv.Close()
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	ctx := testtools.Context(t)
+
+	h := &Handle{State: labdir.State{ControlAddress: addr, ControlToken: "tok"}}
+	got, err := h.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Info: got %+v, want %+v", got, want)
+	}
+	h.State.ControlToken = "other"
+	_, err = h.Info(ctx)
+	testtools.WantErrContains(t, err, "403 Forbidden", "/v1/info")
+
+	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("not json"))
+	}))
+	defer bad.Close()
+	h.State.ControlAddress = strings.TrimPrefix(bad.URL, "http://")
+	if _, err := h.Info(ctx); err == nil {
+		t.Errorf("Info with a non-JSON answer: got nil error, want one")
 	}
 }

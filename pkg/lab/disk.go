@@ -1,10 +1,10 @@
 package lab
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
+
+	"github.com/sselab/sselab/internal/fsutil"
 )
 
 // DiskStatus reports the file system that holds the state directory:
@@ -38,7 +38,7 @@ func (d DiskStatus) OK() bool { return d.Writable && d.Error == "" }
 func probeWrite(dir string) error {
 	f, err := os.CreateTemp(dir, ".sselab-probe-*")
 	if err != nil {
-		return pathCause(err)
+		return fsutil.PathCause(err)
 	}
 	defer os.Remove(f.Name())
 	if _, err = f.Write(make([]byte, 4096)); err == nil {
@@ -47,14 +47,5 @@ func probeWrite(dir string) error {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	return pathCause(err)
-}
-
-// pathCause drops the path from a file system error: the caller names it.
-func pathCause(err error) error {
-	var pathErr *fs.PathError
-	if errors.As(err, &pathErr) {
-		return pathErr.Err
-	}
-	return err
+	return fsutil.PathCause(err)
 }

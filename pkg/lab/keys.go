@@ -9,6 +9,8 @@ import (
 
 	kesapi "github.com/minio/kms-go/kes"
 	"github.com/minio/minio-go/v7"
+
+	"github.com/sselab/sselab/pkg/labdir"
 )
 
 // KeyInfo describes a KES key; its JSON field names are stable.
@@ -22,7 +24,7 @@ type KeyInfo struct {
 
 // CreateKey creates a new key in KES.
 func (h *Handle) CreateKey(ctx context.Context, name string) error {
-	if err := CheckKeyName(name); err != nil {
+	if err := labdir.CheckKeyName(name); err != nil {
 		return err
 	}
 	if err := h.KES().CreateKey(ctx, name); err != nil {
@@ -38,7 +40,7 @@ func (h *Handle) CreateKey(ctx context.Context, name string) error {
 // stored: with the keystore in DIR, it tries a write there itself, and
 // names the file system's error (disk full, read-only) and the fix.
 func (h *Handle) explainKeystore(err error) error {
-	if h.State.Vault != nil || h.State.KESConfig != "" {
+	if !h.State.Keystore.InDir() {
 		return err
 	}
 	dir := h.Layout.KeyStoreDir()
@@ -52,7 +54,7 @@ func (h *Handle) explainKeystore(err error) error {
 // ImportKey imports 32 bytes of AES-256 key material, given raw or
 // base64-encoded, as a new key.
 func (h *Handle) ImportKey(ctx context.Context, name string, material []byte) error {
-	if err := CheckKeyName(name); err != nil {
+	if err := labdir.CheckKeyName(name); err != nil {
 		return err
 	}
 	key, err := keyMaterial(material)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"time"
@@ -11,10 +12,12 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/minio/minio-go/v7/pkg/sse"
+
+	"github.com/sselab/sselab/pkg/labdir"
 )
 
-// newS3Client returns a minio-go client for the lab's S3 endpoint.
-func newS3Client(endpoint string, c Credentials, transport http.RoundTripper) (*minio.Client, error) {
+// NewS3Client returns a minio-go client for the lab's S3 endpoint.
+func NewS3Client(endpoint string, c labdir.Credentials, transport http.RoundTripper) (*minio.Client, error) {
 	u, err := url.Parse(endpoint)
 	if err != nil {
 		return nil, fmt.Errorf("lab: S3 endpoint %q: %w", endpoint, err)
@@ -30,10 +33,10 @@ func newS3Client(endpoint string, c Credentials, transport http.RoundTripper) (*
 	return client, nil
 }
 
-// ensureEncryptedBucket creates bucket if missing and gives it
+// EnsureEncryptedBucket creates bucket if missing and gives it
 // bucket-default SSE-KMS with key, unless it already has an encryption
 // configuration: one the user set (with mc or sselab) is kept.
-func ensureEncryptedBucket(ctx context.Context, s3 *minio.Client, bucket, key string) error {
+func EnsureEncryptedBucket(ctx context.Context, s3 *minio.Client, bucket, key string) error {
 	exists, err := s3.BucketExists(ctx, bucket)
 	if err != nil {
 		return fmt.Errorf("lab: bucket %s: %w", bucket, err)
@@ -85,10 +88,10 @@ func bucketEncryption(ctx context.Context, s3 *minio.Client, bucket string) (Buc
 // initWait bounds how long S3 calls wait for MinIO to finish initializing.
 const initWait = 30 * time.Second
 
-// retryInitializing runs f until it stops failing with MinIO's "server
+// RetryInitializing runs f until it stops failing with MinIO's "server
 // not initialized yet": /minio/health/ready can answer 200 a moment
 // before the S3 API accepts bucket operations.
-func retryInitializing(ctx context.Context, f func() error) error {
+func RetryInitializing(ctx context.Context, f func() error) error {
 	deadline := time.Now().Add(initWait)
 	for {
 		err := f()
@@ -110,4 +113,23 @@ func s3Code(err error) string {
 		return resp.Code
 	}
 	return ""
+}
+
+// ProbeReady succeeds once MinIO's readiness endpoint at endpoint answers
+// 200, which includes a successful KMS round trip.
+func ProbeReady(ctx context.Context, c *http.Client, endpoint string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint+"/minio/health/ready", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, resp.Body) // so the next probe reuses the TLS connection
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("lab: %s/minio/health/ready answered %s", endpoint, resp.Status)
+	}
+	return nil
 }

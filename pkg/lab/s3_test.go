@@ -3,6 +3,7 @@ package lab
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minio/minio-go/v7"
+
 	"github.com/sselab/sselab/internal/testtools"
+	"github.com/sselab/sselab/pkg/labdir"
 )
 
 // fakeS3 is just enough of an S3 server for bucket creation and default
@@ -96,13 +100,13 @@ func TestEnsureEncryptedBucket(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			ctx := testContext(t)
+			ctx := testtools.Context(t)
 			f, srv := newFakeS3(t, tt.existing)
-			s3, err := newS3Client(srv.URL, Credentials{RootUser: "u", RootPassword: "password"}, http.DefaultTransport)
+			s3, err := NewS3Client(srv.URL, labdir.Credentials{RootUser: "u", RootPassword: "password"}, http.DefaultTransport)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := ensureEncryptedBucket(ctx, s3, "bk1", "the-key"); err != nil {
+			if err := EnsureEncryptedBucket(ctx, s3, "bk1", "the-key"); err != nil {
 				t.Fatalf("ensureEncryptedBucket: %v", err)
 			}
 			if got := f.calls(); strings.Join(got, ",") != strings.Join(tt.wantPuts, ",") {
@@ -117,7 +121,7 @@ func TestEnsureEncryptedBucket(t *testing.T) {
 			}
 			// Idempotent: a second run changes nothing.
 			before := len(f.calls())
-			if err := ensureEncryptedBucket(ctx, s3, "bk1", "other-key"); err != nil {
+			if err := EnsureEncryptedBucket(ctx, s3, "bk1", "other-key"); err != nil {
 				t.Fatal(err)
 			}
 			if got := f.calls(); len(got) != before {
@@ -129,9 +133,9 @@ func TestEnsureEncryptedBucket(t *testing.T) {
 
 func TestBucketEncryptionNone(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
+	ctx := testtools.Context(t)
 	_, srv := newFakeS3(t, map[string]string{"plain": ""})
-	s3, err := newS3Client(srv.URL, Credentials{RootUser: "u", RootPassword: "password"}, http.DefaultTransport)
+	s3, err := NewS3Client(srv.URL, labdir.Credentials{RootUser: "u", RootPassword: "password"}, http.DefaultTransport)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +146,7 @@ func TestBucketEncryptionNone(t *testing.T) {
 	if err == nil || errors.Is(err, errNoEncryption) {
 		t.Errorf("missing bucket: got %v, want an error other than errNoEncryption", err)
 	}
-	wantErrContains(t, err, "bucket missing")
+	testtools.WantErrContains(t, err, "bucket missing")
 }
 
 func TestNewS3Client(t *testing.T) {
@@ -157,17 +161,17 @@ func TestNewS3Client(t *testing.T) {
 		{"://bad", false, false},
 	}
 	for _, tt := range tests {
-		c, err := newS3Client(tt.endpoint, Credentials{RootUser: "u", RootPassword: "password"}, http.DefaultTransport)
+		c, err := NewS3Client(tt.endpoint, labdir.Credentials{RootUser: "u", RootPassword: "password"}, http.DefaultTransport)
 		if (err == nil) != tt.ok {
-			t.Errorf("newS3Client(%q): got error %v, want ok=%v", tt.endpoint, err, tt.ok)
+			t.Errorf("NewS3Client(%q): got error %v, want ok=%v", tt.endpoint, err, tt.ok)
 			continue
 		}
 		if err != nil {
-			wantErrContains(t, err, tt.endpoint)
+			testtools.WantErrContains(t, err, tt.endpoint)
 			continue
 		}
 		if got := c.EndpointURL().Scheme == "https"; got != tt.secure {
-			t.Errorf("newS3Client(%q): got secure=%v, want %v", tt.endpoint, got, tt.secure)
+			t.Errorf("NewS3Client(%q): got secure=%v, want %v", tt.endpoint, got, tt.secure)
 		}
 	}
 }
@@ -177,13 +181,13 @@ func TestStatusBuckets(t *testing.T) {
 	dir := t.TempDir()
 	_, srv := newFakeS3(t, map[string]string{"enc": sseS3Config, "plain": ""})
 	h := &Handle{
-		Layout: Layout{Root: dir},
-		State: State{
+		Layout: labdir.Layout{Root: dir},
+		State: labdir.State{
 			PID: 1, S3Endpoint: srv.URL, KESEndpoint: "https://" + testtools.FreeAddr(t),
 			ControlAddress: testtools.FreeAddr(t), Key: "k1", Buckets: []string{"enc", "plain"},
 		},
-		Credentials: Credentials{RootUser: "u", RootPassword: "password"},
-		PKI:         newTestPKI(t, dir),
+		Credentials: labdir.Credentials{RootUser: "u", RootPassword: "password"},
+		PKI:                newTestPKI(t, dir),
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
@@ -203,5 +207,93 @@ func TestStatusBuckets(t *testing.T) {
 	if b := st.Buckets[1]; b.Name != "plain" || b.Encryption.Algorithm != "" || !strings.Contains(b.Error, "plaintext") {
 		t.Errorf("bucket plain: got %+v, want no encryption and a plaintext warning", b)
 	}
-	wantErrContains(t, st.Err(), "KES is not answering")
+	testtools.WantErrContains(t, st.Err(), "KES is not answering")
+}
+
+func TestS3Code(t *testing.T) {
+	t.Parallel()
+	notInit := minio.ErrorResponse{Code: "XMinioServerNotInitialized"}
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{nil, ""},
+		{errors.New("plain"), ""},
+		{notInit, "XMinioServerNotInitialized"},
+		{fmt.Errorf("lab: bucket b: %w", notInit), "XMinioServerNotInitialized"},
+		{fmt.Errorf("outer: %w", fmt.Errorf("inner: %w", minio.ErrorResponse{Code: "NoSuchBucket"})), "NoSuchBucket"},
+	}
+	for _, tt := range tests {
+		if got := s3Code(tt.err); got != tt.want {
+			t.Errorf("s3Code(%v): got %q, want %q", tt.err, got, tt.want)
+		}
+	}
+}
+
+func TestRetryInitializing(t *testing.T) {
+	t.Parallel()
+	notInit := fmt.Errorf("lab: bucket b: %w", minio.ErrorResponse{Code: "XMinioServerNotInitialized"})
+	other := fmt.Errorf("lab: bucket b: %w", minio.ErrorResponse{Code: "AccessDenied"})
+
+	// Retried until it works.
+	calls := 0
+	err := RetryInitializing(testtools.Context(t), func() error {
+		calls++
+		if calls < 4 {
+			return notInit
+		}
+		return nil
+	})
+	if err != nil || calls != 4 {
+		t.Errorf("three not-initialized answers, then success: got %v after %d calls, want nil after 4", err, calls)
+	}
+
+	// Other errors are not retried.
+	for _, want := range []error{other, errors.New("connection refused")} {
+		calls = 0
+		err = RetryInitializing(testtools.Context(t), func() error { calls++; return want })
+		if err != want || calls != 1 {
+			t.Errorf("got %v after %d calls, want %v after 1", err, calls, want)
+		}
+	}
+
+	// A cancelled context ends the wait with the last error.
+	ctx, cancel := context.WithCancel(t.Context())
+	calls = 0
+	err = RetryInitializing(ctx, func() error {
+		calls++
+		if calls == 2 {
+			cancel()
+		}
+		return notInit
+	})
+	if !errors.Is(err, notInit) || calls != 2 {
+		t.Errorf("cancelled: got %v after %d calls, want the not-initialized error after 2", err, calls)
+	}
+}
+
+func TestProbeReady(t *testing.T) {
+	t.Parallel()
+	var status = map[string]int{"/ok": http.StatusOK, "/down": http.StatusServiceUnavailable}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		prefix, ok := strings.CutSuffix(r.URL.Path, "/minio/health/ready")
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.WriteHeader(status[prefix])
+	}))
+	defer srv.Close()
+	ctx := testtools.Context(t)
+	if err := ProbeReady(ctx, srv.Client(), srv.URL+"/ok"); err != nil {
+		t.Errorf("probeReady on a ready server: got %v, want nil", err)
+	}
+	err := ProbeReady(ctx, srv.Client(), srv.URL+"/down")
+	testtools.WantErrContains(t, err, srv.URL+"/down/minio/health/ready", "503")
+
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	if err := ProbeReady(ctx, closed.Client(), closed.URL); err == nil {
+		t.Errorf("probeReady on a closed server: got nil, want an error")
+	}
 }

@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/sselab/sselab/pkg/labdir"
 	"github.com/sselab/sselab/pkg/vault"
 )
 
@@ -22,12 +22,17 @@ type Status struct {
 	PID     int       `json:"pid,omitempty"`
 	Started time.Time `json:"started,omitzero"`
 	KES     KESStatus `json:"kes"`
+	// Keystore is the lab's own check of its keystore; nil when the lab
+	// did not answer.
+	Keystore *labdir.KeystoreHealth `json:"keystore,omitempty"`
 	// Vault is set when KES keeps the keys in Vault.
 	Vault   *vault.Health `json:"vault,omitempty"`
 	MinIO   MinIOStatus   `json:"minio"`
 	Key     KeyStatus     `json:"default_key"`
 	Disk    DiskStatus    `json:"disk"`
 	Buckets []BucketInfo  `json:"buckets"`
+	// Nodes are the MinIO nodes, node 1 first; MinIO reports node 1.
+	Nodes []MinIOStatus `json:"nodes"`
 }
 
 // KESStatus reports the embedded KES server.
@@ -70,9 +75,16 @@ type BucketInfo struct {
 func (h *Handle) Status(ctx context.Context) Status {
 	st := Status{
 		Dir: h.Layout.Root, Running: true, PID: h.State.PID, Started: h.State.Started,
-		KES:   KESStatus{Endpoint: h.State.KESEndpoint, Version: h.State.KESVersion},
-		MinIO: MinIOStatus{Endpoint: h.State.S3Endpoint, Console: h.State.ConsoleURL, Version: h.State.MinIOVersion},
-		Key:   KeyStatus{Name: h.State.Key},
+		KES: KESStatus{Endpoint: h.State.KESEndpoint, Version: h.State.KESVersion},
+		Key: KeyStatus{Name: h.State.Key},
+	}
+	nodes := h.State.Nodes
+	if len(nodes) == 0 { // a state file that names no nodes: one, at S3Endpoint
+		nodes = []labdir.Node{{S3Endpoint: h.State.S3Endpoint, ConsoleURL: h.State.ConsoleURL}}
+	}
+	st.Nodes = make([]MinIOStatus, len(nodes))
+	for i, n := range nodes {
+		st.Nodes[i] = MinIOStatus{Endpoint: n.S3Endpoint, Console: n.ConsoleURL, Version: h.State.MinIOVersion}
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -93,30 +105,32 @@ func (h *Handle) Status(ctx context.Context) Status {
 		}
 		st.Key.Present = true
 	})
-	if v := h.State.Vault; v != nil {
-		wg.Go(func() {
-			health := vault.Check(ctx, v)
-			st.Vault = &health
-		})
-	}
 	wg.Go(func() { st.Disk = checkDisk(h.Layout.Root) })
-	var info Info
 	wg.Go(func() {
-		var err error
-		if info, err = h.Info(ctx); err == nil {
-			st.MinIO.PID, st.MinIO.Restarts = info.MinIOPID, info.MinIORestarts
-		}
-		if err := probeReady(ctx, h.HTTPClient(), h.State.S3Endpoint); err != nil {
-			st.MinIO.Error = err.Error()
+		info, err := h.Info(ctx) // the lab checks its keystore when asked
+		if err != nil {
 			return
 		}
-		st.MinIO.Ready = true
+		st.Keystore, st.Vault = info.Keystore, info.Vault
+		for i, n := range info.Nodes {
+			if i < len(st.Nodes) {
+				st.Nodes[i].PID, st.Nodes[i].Restarts = n.PID, n.Restarts
+			}
+		}
 	})
+	client := h.HTTPClient()
+	for i := range st.Nodes {
+		wg.Go(func() {
+			if err := ProbeReady(ctx, client, st.Nodes[i].Endpoint); err != nil {
+				st.Nodes[i].Error = err.Error()
+				return
+			}
+			st.Nodes[i].Ready = true
+		})
+	}
 	wg.Wait()
-	if st.Vault != nil && info.Vault != nil {
-		// The lab watches Vault all along: its last error outlives the
-		// outage, which this one check may have missed.
-		st.Vault.LastError, st.Vault.LastErrorAt = info.Vault.LastError, info.Vault.LastErrorAt
+	if len(st.Nodes) > 0 {
+		st.MinIO = st.Nodes[0]
 	}
 
 	st.Buckets = make([]BucketInfo, len(h.State.Buckets))
@@ -139,7 +153,7 @@ func (h *Handle) Status(ctx context.Context) Status {
 		st.Buckets[i].Encryption = enc
 		encrypted = encrypted && err == nil
 	}
-	st.Ready = (st.Vault == nil || st.Vault.OK()) && st.Disk.OK() && st.KES.Up && st.KES.KeyStoreReachable && st.Key.Present && st.MinIO.Ready && encrypted
+	st.Ready = (st.Keystore == nil || st.Keystore.OK) && st.Disk.OK() && st.KES.Up && st.KES.KeyStoreReachable && st.Key.Present && len(st.Nodes) > 0 && st.nodesReady() && encrypted
 	return st
 }
 
@@ -149,9 +163,9 @@ func (s Status) Err() error {
 	case s.Ready:
 		return nil
 	case !s.Running:
-		return notRunningError(s.Dir)
-	case s.Vault != nil && !s.Vault.OK():
-		return fmt.Errorf("lab: %s", strings.TrimPrefix(s.Vault.Error, "vault: "))
+		return NotRunningError(s.Dir)
+	case s.Keystore != nil && !s.Keystore.OK:
+		return fmt.Errorf("lab: %s", s.Keystore.Error)
 	case !s.Disk.OK():
 		return fmt.Errorf("lab: %s", s.Disk.Error)
 	case !s.KES.Up:
@@ -160,8 +174,24 @@ func (s Status) Err() error {
 		return errors.New("lab: KES cannot reach its keystore")
 	case !s.MinIO.Ready:
 		return fmt.Errorf("lab: MinIO is not ready: %s", s.MinIO.Error)
+	case !s.nodesReady():
+		for i, n := range s.Nodes {
+			if !n.Ready {
+				return fmt.Errorf("lab: MinIO node %d is not ready: %s", i+1, n.Error)
+			}
+		}
 	case !s.Key.Present:
 		return fmt.Errorf("lab: the default key %s is missing: %s", s.Key.Name, s.Key.Error)
 	}
 	return errors.New("lab: a bucket has no default encryption")
+}
+
+// nodesReady reports whether every MinIO node is ready.
+func (s Status) nodesReady() bool {
+	for _, n := range s.Nodes {
+		if !n.Ready {
+			return false
+		}
+	}
+	return true
 }

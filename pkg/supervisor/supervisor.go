@@ -125,6 +125,11 @@ type Config struct {
 	// (SIGTERM; CTRL_BREAK on Windows) before it is killed. Default: 10s.
 	StopGrace time.Duration
 
+	// Started, if set, is called with the child's pid each time the
+	// child has been started, at the first start and at every restart,
+	// before its readiness probe; one call at a time.
+	Started func(pid int)
+
 	// Logf, if set, receives the supervisor's own events, such as
 	// "minio exited (exit status 1), restarting in 400ms". It may be
 	// called from several goroutines, but not concurrently.
@@ -508,6 +513,9 @@ func (p *Process) spawn() (*child, error) {
 	c.started = time.Now()
 	p.setCurrent(c)
 	p.logf("%s started (pid %d)", p.cfg.Name, c.pid)
+	if p.cfg.Started != nil {
+		p.cfg.Started(c.pid)
+	}
 	return c, nil
 }
 
