@@ -97,7 +97,7 @@ func HTTPClient(p *pki.PKI, timeout time.Duration) *http.Client {
 
 // S3 returns a minio-go client with the root credentials.
 func (h *Handle) S3() (*minio.Client, error) {
-	return NewS3Client(h.State.S3Endpoint, h.Credentials, h.HTTPClient().Transport)
+	return NewS3Client(h.State.S3Endpoint, h.Credentials, h.HTTPClient().Transport, 0)
 }
 
 // control sends a request to the lab's control endpoint.

@@ -16,16 +16,20 @@ import (
 	"github.com/sselab/sselab/pkg/labdir"
 )
 
-// NewS3Client returns a minio-go client for the lab's S3 endpoint.
-func NewS3Client(endpoint string, c labdir.Credentials, transport http.RoundTripper) (*minio.Client, error) {
+// NewS3Client returns a minio-go client for the lab's S3 endpoint. It
+// tries a failed request up to tries times (minio-go's default for 0),
+// with a backoff that starts at 200ms: code that polls a starting MinIO
+// asks for 1 and keeps its own, quicker pace.
+func NewS3Client(endpoint string, c labdir.Credentials, transport http.RoundTripper, tries int) (*minio.Client, error) {
 	u, err := url.Parse(endpoint)
 	if err != nil {
 		return nil, fmt.Errorf("lab: S3 endpoint %q: %w", endpoint, err)
 	}
 	client, err := minio.New(u.Host, &minio.Options{
-		Creds:     credentials.NewStaticV4(c.RootUser, c.RootPassword, ""),
-		Secure:    u.Scheme == "https",
-		Transport: transport,
+		Creds:      credentials.NewStaticV4(c.RootUser, c.RootPassword, ""),
+		Secure:     u.Scheme == "https",
+		Transport:  transport,
+		MaxRetries: tries,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("lab: S3 client: %w", err)
@@ -35,20 +39,18 @@ func NewS3Client(endpoint string, c labdir.Credentials, transport http.RoundTrip
 
 // EnsureEncryptedBucket creates bucket if missing and gives it
 // bucket-default SSE-KMS with key, unless it already has an encryption
-// configuration: one the user set (with mc or sselab) is kept.
+// configuration: one the user set (with mc or sselab) is kept. It asks
+// MinIO as little as it can: once for a bucket that is set up already.
 func EnsureEncryptedBucket(ctx context.Context, s3 *minio.Client, bucket, key string) error {
-	exists, err := s3.BucketExists(ctx, bucket)
-	if err != nil {
-		return fmt.Errorf("lab: bucket %s: %w", bucket, err)
-	}
-	if !exists {
-		if err := s3.MakeBucket(ctx, bucket, minio.MakeBucketOptions{}); err != nil {
+	_, err := bucketEncryption(ctx, s3, bucket)
+	switch {
+	case err == nil:
+		return nil
+	case s3Code(err) == "NoSuchBucket":
+		if err := s3.MakeBucket(ctx, bucket, minio.MakeBucketOptions{}); err != nil && s3Code(err) != "BucketAlreadyOwnedByYou" {
 			return fmt.Errorf("lab: create bucket %s: %w", bucket, err)
 		}
-	}
-	if _, err := bucketEncryption(ctx, s3, bucket); err == nil {
-		return nil
-	} else if !errors.Is(err, errNoEncryption) {
+	case !errors.Is(err, errNoEncryption):
 		return err
 	}
 	if err := s3.SetBucketEncryption(ctx, bucket, sse.NewConfigurationSSEKMS(key)); err != nil {
@@ -101,7 +103,7 @@ func RetryInitializing(ctx context.Context, f func() error) error {
 		select {
 		case <-ctx.Done():
 			return err
-		case <-time.After(10 * time.Millisecond):
+		case <-time.After(5 * time.Millisecond):
 		}
 	}
 }
@@ -113,6 +115,14 @@ func s3Code(err error) string {
 		return resp.Code
 	}
 	return ""
+}
+
+// ProbeS3 succeeds once the S3 API serves a signed request (a bucket
+// listing): MinIO is initialized, its first KMS round trip included, and
+// takes bucket operations.
+func ProbeS3(ctx context.Context, s3 *minio.Client) error {
+	_, err := s3.ListBuckets(ctx)
+	return err
 }
 
 // ProbeReady succeeds once MinIO's readiness endpoint at endpoint answers

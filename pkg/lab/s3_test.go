@@ -102,7 +102,7 @@ func TestEnsureEncryptedBucket(t *testing.T) {
 			t.Parallel()
 			ctx := testtools.Context(t)
 			f, srv := newFakeS3(t, tt.existing)
-			s3, err := NewS3Client(srv.URL, labdir.Credentials{RootUser: "u", RootPassword: "password"}, http.DefaultTransport)
+			s3, err := NewS3Client(srv.URL, labdir.Credentials{RootUser: "u", RootPassword: "password"}, http.DefaultTransport, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -135,7 +135,7 @@ func TestBucketEncryptionNone(t *testing.T) {
 	t.Parallel()
 	ctx := testtools.Context(t)
 	_, srv := newFakeS3(t, map[string]string{"plain": ""})
-	s3, err := NewS3Client(srv.URL, labdir.Credentials{RootUser: "u", RootPassword: "password"}, http.DefaultTransport)
+	s3, err := NewS3Client(srv.URL, labdir.Credentials{RootUser: "u", RootPassword: "password"}, http.DefaultTransport, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestNewS3Client(t *testing.T) {
 		{"://bad", false, false},
 	}
 	for _, tt := range tests {
-		c, err := NewS3Client(tt.endpoint, labdir.Credentials{RootUser: "u", RootPassword: "password"}, http.DefaultTransport)
+		c, err := NewS3Client(tt.endpoint, labdir.Credentials{RootUser: "u", RootPassword: "password"}, http.DefaultTransport, 0)
 		if (err == nil) != tt.ok {
 			t.Errorf("NewS3Client(%q): got error %v, want ok=%v", tt.endpoint, err, tt.ok)
 			continue
@@ -187,7 +187,7 @@ func TestStatusBuckets(t *testing.T) {
 			ControlAddress: testtools.FreeAddr(t), Key: "k1", Buckets: []string{"enc", "plain"},
 		},
 		Credentials: labdir.Credentials{RootUser: "u", RootPassword: "password"},
-		PKI:                newTestPKI(t, dir),
+		PKI:         newTestPKI(t, dir),
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()

@@ -3,7 +3,6 @@ package runner
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"slices"
 	"strconv"
@@ -103,11 +102,10 @@ func (l *Lab) startNodes(ctx context.Context, bin *miniobin.Binary) error {
 	}
 	l.state.S3Endpoint, l.state.ConsoleURL = l.nodes[0].s3URL, l.nodes[0].consoleURL
 	env := minioEnv(os.Environ(), l.creds, l.state.KESEndpoint, l.pki, l.settings.Key)
-	probe := lab.HTTPClient(l.pki, 5*time.Second)
 	l.step("starting MinIO %s (%s)", bin.Version, bin.Path)
 	started := make(chan error, len(l.nodes))
 	for _, n := range l.nodes {
-		go func() { started <- l.startNode(ctx, n, bin, certsDir, env, probe) }()
+		go func() { started <- l.startNode(ctx, n, bin, certsDir, env) }()
 	}
 	var first error
 	for range l.nodes {
@@ -122,10 +120,16 @@ func (l *Lab) startNodes(ctx context.Context, bin *miniobin.Binary) error {
 	return nil
 }
 
-// startNode starts node n and waits until it is ready.
-func (l *Lab) startNode(ctx context.Context, n *node, bin *miniobin.Binary, certsDir string, env []string, probe *http.Client) error {
+// startNode starts node n and waits until it is ready: until its S3 API
+// serves a signed request, which MinIO does only once it has initialized,
+// its first KMS round trip included.
+func (l *Lab) startNode(ctx context.Context, n *node, bin *miniobin.Binary, certsDir string, env []string) error {
 	args := append(append([]string{"server"}, l.endpoints(n)...),
 		"--address", n.s3.Addr().String(), "--console-address", n.console.Addr().String(), "--certs-dir", certsDir)
+	probe, err := l.s3Client(n.s3URL)
+	if err != nil {
+		return err
+	}
 	n.release() // MinIO binds them
 	proc, err := supervisor.Start(ctx, supervisor.Config{
 		Name:          n.name(),
@@ -134,7 +138,7 @@ func (l *Lab) startNode(ctx context.Context, n *node, bin *miniobin.Binary, cert
 		Env:           env,
 		Dir:           l.layout.Root,
 		LogFile:       n.log,
-		Ready:         func(ctx context.Context) error { return lab.ProbeReady(ctx, probe, n.s3URL) },
+		Ready:         func(ctx context.Context) error { return lab.ProbeS3(ctx, probe) },
 		ReadyTimeout:  2 * time.Minute,
 		ReadyInterval: 5 * time.Millisecond,
 		Restart:       true,

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	kesapi "github.com/minio/kms-go/kes"
+	"github.com/minio/minio-go/v7"
 
 	"github.com/sselab/sselab/internal/fsutil"
 	"github.com/sselab/sselab/pkg/kesserver"
@@ -249,9 +250,16 @@ func (l *Lab) startKES(ctx context.Context) error {
 	return nil
 }
 
+// s3Client returns a client of the S3 API at endpoint with the root
+// credentials that tries each request once: the lab polls a starting
+// MinIO at its own pace, not minio-go's backoff.
+func (l *Lab) s3Client(endpoint string) (*minio.Client, error) {
+	return lab.NewS3Client(endpoint, l.creds, lab.HTTPClient(l.pki, 5*time.Second).Transport, 1)
+}
+
 // setUpBuckets creates the buckets with bucket-default SSE-KMS.
 func (l *Lab) setUpBuckets(ctx context.Context) error {
-	s3, err := lab.NewS3Client(l.state.S3Endpoint, l.creds, lab.HTTPClient(l.pki, 5*time.Second).Transport)
+	s3, err := l.s3Client(l.state.S3Endpoint)
 	if err != nil {
 		return err
 	}
