@@ -29,7 +29,7 @@ func (h *Handle) Env() ([]EnvVar, error) {
 		{"AWS_ACCESS_KEY_ID", h.Credentials.RootUser},
 		{"AWS_SECRET_ACCESS_KEY", h.Credentials.RootPassword},
 		{"AWS_ENDPOINT_URL", h.State.S3Endpoint},
-		{"AWS_REGION", "us-east-1"},
+		{"AWS_REGION", Region},
 		{"AWS_CA_BUNDLE", ca},
 		{"SSL_CERT_FILE", ca},
 		{"KES_SERVER", h.State.KESEndpoint},

@@ -11,6 +11,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/minio/minio-go/v7/pkg/signer"
 	"github.com/minio/minio-go/v7/pkg/sse"
 
 	"github.com/sselab/sselab/pkg/labdir"
@@ -28,6 +29,7 @@ func NewS3Client(endpoint string, c labdir.Credentials, transport http.RoundTrip
 	client, err := minio.New(u.Host, &minio.Options{
 		Creds:      credentials.NewStaticV4(c.RootUser, c.RootPassword, ""),
 		Secure:     u.Scheme == "https",
+		Region:     Region, // no request to look up each bucket's region
 		Transport:  transport,
 		MaxRetries: tries,
 	})
@@ -117,12 +119,32 @@ func s3Code(err error) string {
 	return ""
 }
 
-// ProbeS3 succeeds once the S3 API serves a signed request (a bucket
-// listing): MinIO is initialized, its first KMS round trip included, and
-// takes bucket operations.
-func ProbeS3(ctx context.Context, s3 *minio.Client) error {
-	_, err := s3.ListBuckets(ctx)
-	return err
+// Region is the region of the lab's S3 API: MinIO's default.
+const Region = "us-east-1"
+
+// emptySHA256 is the hex SHA-256 of an empty request body.
+const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+// ProbeS3 succeeds once the S3 API at endpoint serves a signed request
+// (a bucket listing, sent once, without minio-go's retries and their
+// backoff): MinIO is initialized, its first KMS round trip included,
+// and takes bucket operations.
+func ProbeS3(ctx context.Context, c *http.Client, endpoint string, creds labdir.Credentials) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint+"/", nil)
+	if err != nil {
+		return fmt.Errorf("lab: %w", err)
+	}
+	req.Header.Set("X-Amz-Content-Sha256", emptySHA256)
+	resp, err := c.Do(signer.SignV4(*req, creds.RootUser, creds.RootPassword, "", Region))
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, resp.Body) // so the next probe reuses the connection
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("lab: %s answered %s to a bucket listing", endpoint, resp.Status)
+	}
+	return nil
 }
 
 // ProbeReady succeeds once MinIO's readiness endpoint at endpoint answers

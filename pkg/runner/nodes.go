@@ -126,10 +126,6 @@ func (l *Lab) startNodes(ctx context.Context, bin *miniobin.Binary) error {
 func (l *Lab) startNode(ctx context.Context, n *node, bin *miniobin.Binary, certsDir string, env []string) error {
 	args := append(append([]string{"server"}, l.endpoints(n)...),
 		"--address", n.s3.Addr().String(), "--console-address", n.console.Addr().String(), "--certs-dir", certsDir)
-	probe, err := l.s3Client(n.s3URL)
-	if err != nil {
-		return err
-	}
 	n.release() // MinIO binds them
 	proc, err := supervisor.Start(ctx, supervisor.Config{
 		Name:          n.name(),
@@ -138,7 +134,7 @@ func (l *Lab) startNode(ctx context.Context, n *node, bin *miniobin.Binary, cert
 		Env:           env,
 		Dir:           l.layout.Root,
 		LogFile:       n.log,
-		Ready:         func(ctx context.Context) error { return lab.ProbeS3(ctx, probe) },
+		Ready:         func(ctx context.Context) error { return lab.ProbeS3(ctx, l.http, n.s3URL, l.creds) },
 		ReadyTimeout:  2 * time.Minute,
 		ReadyInterval: 5 * time.Millisecond,
 		Restart:       true,

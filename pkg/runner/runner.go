@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -79,6 +80,7 @@ type Lab struct {
 	settings labdir.Settings
 	creds    labdir.Credentials
 	pki      *pki.PKI
+	http     *http.Client // trusts the lab CA; shared by every request to MinIO
 	kind     keystore.Kind
 	store    keystore.Store
 	log      io.Writer                        // never nil
@@ -179,6 +181,7 @@ func Up(ctx context.Context, o Options) (l *Lab, err error) {
 	if l.pki, err = pki.LoadOrCreate(pki.Options{Dir: layout.CertsDir(), Hosts: extraHosts(l.settings)}); err != nil {
 		return l, err
 	}
+	l.http = lab.HTTPClient(l.pki, 5*time.Second)
 	if l.creds, err = labdir.LoadOrCreateCredentials(layout.CredentialsFile()); err != nil {
 		return l, err
 	}
@@ -254,7 +257,7 @@ func (l *Lab) startKES(ctx context.Context) error {
 // credentials that tries each request once: the lab polls a starting
 // MinIO at its own pace, not minio-go's backoff.
 func (l *Lab) s3Client(endpoint string) (*minio.Client, error) {
-	return lab.NewS3Client(endpoint, l.creds, lab.HTTPClient(l.pki, 5*time.Second).Transport, 1)
+	return lab.NewS3Client(endpoint, l.creds, l.http.Transport, 1)
 }
 
 // setUpBuckets creates the buckets with bucket-default SSE-KMS.
