@@ -66,7 +66,7 @@ type Config struct {
 	KeyStoreDir string
 
 	// KeyStore, if set, replaces the file keystore (for example a Vault
-	// keystore built through kesconf). The server closes it on Close.
+	// keystore). The server closes it on Close.
 	KeyStore kes.KeyStore
 
 	// Policies say which client identities may call which routes; each

@@ -25,7 +25,6 @@ import (
 	"time"
 
 	"github.com/minio/kes"
-	"github.com/minio/kes/kesconf"
 
 	"github.com/sselab/sselab/internal/fsutil"
 )
@@ -141,20 +140,6 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 	case <-ctx.Done():
 		return s, fmt.Errorf("kesserver: KES start interrupted: %w", ctx.Err())
 	}
-}
-
-// OpenFSKeyStore opens KES's persistent file keystore in dir, creating the
-// directory 0700 first (kesconf would create it 0755). Each key is a file
-// there, in clear: the directory must stay private.
-func OpenFSKeyStore(ctx context.Context, dir string) (kes.KeyStore, error) {
-	if err := fsutil.MkdirPrivate(dir); err != nil {
-		return nil, fmt.Errorf("kesserver: keystore directory: %w", err)
-	}
-	keys, err := (&kesconf.FSKeyStore{Path: dir}).Connect(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("kesserver: keystore %s: %w", dir, err)
-	}
-	return keys, nil
 }
 
 // openLog opens an append-only 0600 log file, or discards when path is "".

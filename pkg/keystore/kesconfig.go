@@ -3,6 +3,7 @@ package keystore
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,14 +11,15 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/minio/kes"
-	"github.com/minio/kes/kesconf"
 	"github.com/spf13/pflag"
 	"gopkg.in/yaml.v3"
 
 	"github.com/sselab/sselab/pkg/kesserver"
 	"github.com/sselab/sselab/pkg/labdir"
+	"github.com/sselab/sselab/pkg/vault"
 )
 
 // KindKESConfig is the kind of the keystore a KES server configuration
@@ -95,7 +97,7 @@ func (s *kesConfigStore) Connect(ctx context.Context) (kes.KeyStore, error) {
 	for _, o := range f.Overridden {
 		s.step("  %s", o)
 	}
-	ks, err := f.file.KeyStore.Connect(context.WithoutCancel(ctx))
+	ks, err := f.connect(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("keystore: the keystore of --kes-config %s: %w", f.path, err)
 	}
@@ -104,21 +106,14 @@ func (s *kesConfigStore) Connect(ctx context.Context) (kes.KeyStore, error) {
 
 // Cache is the file's cache settings, or KES's defaults if it has none.
 func (s *kesConfigStore) Cache() kes.CacheConfig {
-	c := s.file.file.Cache
-	if c == nil {
-		return kesserver.DefaultConfig().Cache
+	if c := s.file.cache; c != nil {
+		return *c
 	}
-	return kes.CacheConfig{Expiry: c.Expiry, ExpiryUnused: c.ExpiryUnused, ExpiryOffline: c.ExpiryOffline}
+	return kesserver.DefaultConfig().Cache
 }
 
 // Keys are the keys the file says must exist.
-func (s *kesConfigStore) Keys() []string {
-	var names []string
-	for _, k := range s.file.file.Keys {
-		names = append(names, k.Name)
-	}
-	return names
-}
+func (s *kesConfigStore) Keys() []string { return s.file.keys }
 
 func (s *kesConfigStore) Keep() error { return nil }
 
@@ -141,16 +136,88 @@ func (s *kesConfigStore) Health(context.Context) labdir.KeystoreHealth {
 // and pre-defined keys from.
 type kesFile struct {
 	path string
-	file *kesconf.File
 	// Overridden says what of the file sselab replaces and why; Replaced
 	// names those sections.
 	Overridden []string
 	Replaced   []string
+	cache      *kes.CacheConfig // nil: the file has none
+	keys       []string
+	// connect reaches the file's keystore.
+	connect func(context.Context) (kes.KeyStore, error)
 }
 
-// placeholderTLS stands in for a file's missing tls section: kesconf
-// requires one, but sselab never uses it (it serves its own PKI).
-const placeholderTLS = "sselab-generated"
+// kesYAML is what sselab reads of a KES server configuration, in KES
+// v0.24.0's format: its version, keystore, cache and pre-defined keys.
+type kesYAML struct {
+	Version  string `yaml:"version"`
+	KeyStore struct {
+		FS *struct {
+			Path string `yaml:"path"`
+		} `yaml:"fs"`
+		Vault *vaultYAML `yaml:"vault"`
+		// KES's other keystores: see cloudKeyStore.
+		KES      yaml.Node `yaml:"kes"`
+		Fortanix yaml.Node `yaml:"fortanix"`
+		Gemalto  yaml.Node `yaml:"gemalto"`
+		GCP      yaml.Node `yaml:"gcp"`
+		AWS      yaml.Node `yaml:"aws"`
+		Azure    yaml.Node `yaml:"azure"`
+		Entrust  yaml.Node `yaml:"entrust"`
+	} `yaml:"keystore"`
+	Cache *struct {
+		Expiry struct {
+			Any     time.Duration `yaml:"any"`
+			Unused  time.Duration `yaml:"unused"`
+			Offline time.Duration `yaml:"offline"`
+		} `yaml:"expiry"`
+	} `yaml:"cache"`
+	Keys []struct {
+		Name string `yaml:"name"`
+	} `yaml:"keys"`
+}
+
+// vaultYAML is KES's 'keystore: vault:' section.
+type vaultYAML struct {
+	Endpoint  string `yaml:"endpoint"`
+	Engine    string `yaml:"engine"`
+	Version   string `yaml:"version"`
+	Namespace string `yaml:"namespace"`
+	Prefix    string `yaml:"prefix"`
+	Transit   *struct {
+		Engine string `yaml:"engine"`
+		Key    string `yaml:"key"`
+	} `yaml:"transit"`
+	AppRole *struct {
+		Engine    string    `yaml:"engine"`
+		Namespace string    `yaml:"namespace"`
+		ID        string    `yaml:"id"`
+		Secret    string    `yaml:"secret"`
+		Retry     yaml.Node `yaml:"retry"` // ignored, as KES v0.24.0 does
+	} `yaml:"approle"`
+	Kubernetes *struct {
+		Engine    string    `yaml:"engine"`
+		Namespace string    `yaml:"namespace"`
+		Role      string    `yaml:"role"`
+		JWT       string    `yaml:"jwt"`
+		Retry     yaml.Node `yaml:"retry"`
+	} `yaml:"kubernetes"`
+	TLS struct {
+		Key  string `yaml:"key"`
+		Cert string `yaml:"cert"`
+		CA   string `yaml:"ca"`
+	} `yaml:"tls"`
+	Status struct {
+		Ping time.Duration `yaml:"ping"`
+	} `yaml:"status"`
+}
+
+// cloudKeyStore, when this sselab is built with KES's cloud keystores
+// (-tags kescloud), reaches any other keystore of a configuration file
+// through KES's own configuration code: raw is the file reduced to what
+// sselab keeps, and explain turns a parse error into one that names the
+// file's lines. Without them it is nil: those keystores' SDKs would make
+// every start of sselab 40 ms slower.
+var cloudKeyStore func(path string, raw []byte, explain func(error) string) (func(context.Context) (kes.KeyStore, error), error)
 
 // readKESFile parses a KES configuration file. ${VAR} references are
 // expanded as KES does. The file's TLS, admin and policies are replaced by
@@ -192,9 +259,9 @@ func readKESFile(path string) (*kesFile, error) {
 			f.Replaced = append(f.Replaced, o.key)
 		}
 	}
-	// kesconf sees only what sselab uses (version, keystore, cache, keys)
-	// and placeholders for what it requires: replaced parts, with their
-	// ${VAR} references, can neither fail nor leak into the lab.
+	// Only what sselab uses (version, keystore, cache, keys) is read:
+	// replaced parts, with their ${VAR} references, can neither fail nor
+	// leak into the lab.
 	kept := doc.Content[:0]
 	for i := 0; i+1 < len(doc.Content); i += 2 {
 		switch doc.Content[i].Value {
@@ -203,32 +270,125 @@ func readKESFile(path string) (*kesFile, error) {
 		}
 		kept = append(kept, doc.Content[i], doc.Content[i+1])
 	}
-	scalar := func(v string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Value: v} }
-	doc.Content = append(kept,
-		scalar("tls"), &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{
-			scalar("key"), scalar(placeholderTLS), scalar("cert"), scalar(placeholderTLS)}},
-		scalar("admin"), &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{
-			scalar("identity"), scalar("disabled")}},
-	)
+	doc.Content = kept
+	if err := expandEnv(doc); err != nil {
+		return nil, fmt.Errorf("keystore: --kes-config %s: %w", path, err)
+	}
 	var buf bytes.Buffer
 	if err := yaml.NewEncoder(&buf).Encode(&root); err != nil {
 		return nil, fmt.Errorf("keystore: --kes-config %s: %w", path, err)
 	}
 	rewritten := buf.Bytes()
-	if f.file, err = kesconf.ReadFrom(bytes.NewReader(rewritten)); err != nil {
+	var y kesYAML
+	dec := yaml.NewDecoder(bytes.NewReader(rewritten))
+	dec.KnownFields(true) // as KES: an unknown field is a mistake
+	if err := dec.Decode(&y); err != nil {
 		return nil, fmt.Errorf("keystore: --kes-config %s: %s", path, mapLines(rewritten, doc).explain(err))
 	}
-	if f.file.KeyStore == nil {
-		return nil, fmt.Errorf("keystore: --kes-config %s has an empty keystore section", path)
+	if y.Version != "" && y.Version != "v1" {
+		return nil, fmt.Errorf("keystore: --kes-config %s: invalid server config version %q; KES %s reads version v1", path, y.Version, kesserver.Version())
+	}
+	if c := y.Cache; c != nil {
+		f.cache = &kes.CacheConfig{Expiry: c.Expiry.Any, ExpiryUnused: c.Expiry.Unused, ExpiryOffline: c.Expiry.Offline}
+	}
+	for _, k := range y.Keys {
+		f.keys = append(f.keys, k.Name)
+	}
+	ks := y.KeyStore
+	switch {
+	case ks.FS != nil:
+		if ks.FS.Path == "" {
+			return nil, fmt.Errorf("keystore: --kes-config %s: keystore fs has no path", path)
+		}
+		dir := ks.FS.Path
+		f.connect = func(ctx context.Context) (kes.KeyStore, error) { return kesserver.OpenFSKeyStore(ctx, dir) }
+	case ks.Vault != nil:
+		cfg, err := ks.Vault.config()
+		if err != nil {
+			return nil, fmt.Errorf("keystore: --kes-config %s: %w", path, err)
+		}
+		f.connect = func(ctx context.Context) (kes.KeyStore, error) { return vault.Connect(ctx, cfg) }
+	case cloudKeyStore != nil:
+		if f.connect, err = cloudKeyStore(path, rewritten, mapLines(rewritten, doc).explain); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("keystore: --kes-config %s: this sselab runs KES's fs and vault keystores; the others need KES's cloud SDKs, which would slow every start by 40 ms: install an sselab with them ('go install -tags kescloud ./cmd/sselab') or use fs or vault", path)
 	}
 	return f, nil
 }
 
-// keystoreKinds are the keystores kesconf v0.24.0 knows.
+// config turns the section into the settings of the lab's Vault keystore,
+// refusing what that keystore does not do.
+func (v *vaultYAML) config() (*vault.Config, error) {
+	c := &vault.Config{
+		Endpoint: v.Endpoint, Engine: v.Engine, KVVersion: v.Version, Prefix: v.Prefix, Namespace: v.Namespace,
+		CAFile: v.TLS.CA, ClientCert: v.TLS.Cert, ClientKey: v.TLS.Key, StatusPing: v.Status.Ping,
+	}
+	if c.KVVersion == "" {
+		c.KVVersion = vault.KVv1 // KES's default
+	}
+	if c.StatusPing == 0 {
+		c.StatusPing = 15 * time.Second // KES's default
+	}
+	switch {
+	case v.Transit != nil:
+		return nil, errors.New("keystore vault: transit: sselab does not encrypt keys with a Vault transit key; remove the transit section")
+	case v.AppRole != nil && v.AppRole.Namespace != "", v.Kubernetes != nil && v.Kubernetes.Namespace != "":
+		return nil, errors.New("keystore vault: a namespace of its own for the login is not supported; log in in the keystore's namespace")
+	case v.AppRole != nil:
+		c.AppRole = &vault.AppRole{Engine: v.AppRole.Engine, ID: v.AppRole.ID, Secret: v.AppRole.Secret}
+	case v.Kubernetes != nil:
+		if !strings.ContainsAny(v.Kubernetes.JWT, `/\`) {
+			return nil, errors.New("keystore vault: kubernetes: jwt must name the file with the service account token")
+		}
+		c.Kubernetes = &vault.Kubernetes{Engine: v.Kubernetes.Engine, Role: v.Kubernetes.Role, JWTFile: v.Kubernetes.JWT}
+	}
+	c.Normalize()
+	switch {
+	case c.Endpoint == "":
+		return nil, errors.New("keystore vault: no endpoint; add endpoint: https://HOST:8200")
+	case c.AppRole == nil && c.Kubernetes == nil:
+		return nil, errors.New("keystore vault: no login; add an approle (id, secret) or kubernetes (role, jwt) section")
+	case c.AppRole != nil && (c.AppRole.ID == "" || c.AppRole.Secret == ""):
+		return nil, errors.New("keystore vault: approle needs an id and a secret")
+	case (c.ClientCert == "") != (c.ClientKey == ""):
+		return nil, errors.New("keystore vault: tls needs both a cert and a key, or neither")
+	}
+	return c, nil
+}
+
+// envRef is a whole value that names an environment variable: ${NAME}.
+var envRef = regexp.MustCompile(`^\s*\$\{\s*([^}]+?)\s*\}\s*$`)
+
+// expandEnv replaces, as KES does, every scalar value of the document
+// that is a whole ${NAME} with the variable's value; a variable that is
+// not set is an error naming its line.
+func expandEnv(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		if m := envRef.FindStringSubmatch(n.Value); m != nil {
+			v, ok := os.LookupEnv(m[1])
+			if !ok {
+				return fmt.Errorf("line %d: the environment variable %s is not set", n.Line, m[1])
+			}
+			n.Value, n.Tag, n.Style = v, "", 0
+		}
+	}
+	for i, c := range n.Content {
+		if n.Kind == yaml.MappingNode && i%2 == 0 {
+			continue // keys stay as they are
+		}
+		if err := expandEnv(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// keystoreKinds are the keystores KES v0.24.0 knows.
 var keystoreKinds = []string{"fs", "kes", "vault", "fortanix", "gemalto", "gcp", "aws", "azure", "entrust"}
 
-// checkKeystoreKinds names an unknown keystore kind, which kesconf would
-// only report as "no keystore specified".
+// checkKeystoreKinds names an unknown keystore kind.
 func checkKeystoreKinds(path string, doc *yaml.Node) error {
 	for i := 0; i+1 < len(doc.Content); i += 2 {
 		if doc.Content[i].Value != "keystore" {
@@ -247,7 +407,7 @@ func checkKeystoreKinds(path string, doc *yaml.Node) error {
 	return nil
 }
 
-// lineMap relates lines of the document kesconf reads (sselab's rewrite)
+// lineMap relates lines of the document sselab reads (its rewrite)
 // to the lines and fields of the user's file.
 type lineMap struct {
 	line  map[int]int    // rewritten line -> the file's line
@@ -284,7 +444,7 @@ func mapLines(data []byte, orig *yaml.Node) lineMap {
 
 var yamlLine = regexp.MustCompile(`line (\d+)`)
 
-// explain rewrites an error of kesconf to name the user's line and field,
+// explain rewrites a parse error to name the user's line and field,
 // on one line.
 func (m lineMap) explain(err error) string {
 	msg := yamlLine.ReplaceAllStringFunc(err.Error(), func(s string) string {

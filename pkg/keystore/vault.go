@@ -238,11 +238,11 @@ type vaultStore struct {
 	watch *vault.Watcher // nil until Connect
 }
 
-// Connect connects KES's own Vault keystore. KES's Vault client watches
-// the seal state and renews its token for as long as the keystore is
-// open: the lab's lifetime, not ctx's.
+// Connect logs in to Vault (vault.Connect). The keystore watches the
+// seal state and keeps its token alive until KES closes it, for the
+// lab's lifetime, not ctx's.
 func (s *vaultStore) Connect(ctx context.Context) (kes.KeyStore, error) {
-	ks, err := s.cfg.KeyStore().Connect(context.WithoutCancel(ctx))
+	ks, err := vault.Connect(ctx, s.cfg)
 	if err != nil {
 		return nil, fmt.Errorf("keystore: KES cannot use Vault at %s: %w", s.cfg.Endpoint, err)
 	}

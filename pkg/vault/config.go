@@ -1,5 +1,5 @@
 // Package vault puts HashiCorp Vault or OpenBao behind the lab's KES: it
-// turns the lab's Vault settings into KES's own Vault keystore (kesconf),
+// keeps the lab's keys in Vault as KES's own Vault keystore does (Connect),
 // checks before anything starts that Vault can hold the lab's keys, and
 // watches Vault's seal state while the lab runs.
 //
@@ -17,8 +17,6 @@ import (
 	"os"
 	"strings"
 	"time"
-
-	"github.com/minio/kes/kesconf"
 )
 
 // KV secrets engine versions, as --vault-kv-version takes them.
@@ -58,6 +56,11 @@ type Config struct {
 	// CAFile is a PEM file with the CA certificates that Vault's TLS
 	// certificate chains to; empty means the system's roots.
 	CAFile string `json:"ca_file,omitempty"`
+
+	// ClientCert and ClientKey are a client certificate and its key, PEM
+	// files, for a Vault that wants one (only from a --kes-config file).
+	ClientCert string `json:"client_cert,omitempty"`
+	ClientKey  string `json:"client_key,omitempty"`
 
 	// AppRole logs in with role_id and secret_id.
 	AppRole *AppRole `json:"approle,omitempty"`
@@ -183,29 +186,4 @@ func (c *Config) Where() string {
 		s += ", namespace " + c.Namespace
 	}
 	return s + ")"
-}
-
-// KeyStore returns the KES keystore configuration: KES's own Vault code
-// stores and reads the keys. Call it after Preflight, which settles the
-// KV version.
-func (c *Config) KeyStore() *kesconf.VaultKeyStore {
-	ks := &kesconf.VaultKeyStore{
-		Endpoint:   c.Endpoint,
-		Namespace:  c.Namespace,
-		APIVersion: c.KVVersion,
-		Engine:     c.Engine,
-		Prefix:     c.Prefix,
-		CAPath:     c.CAFile,
-		StatusPing: c.StatusPing,
-	}
-	if ks.APIVersion == "" {
-		ks.APIVersion = KVv1 // KES's default
-	}
-	if a := c.AppRole; a != nil {
-		ks.AppRole = &kesconf.VaultAppRoleAuth{Engine: a.Engine, ID: a.ID, Secret: a.Secret}
-	}
-	if k := c.Kubernetes; k != nil {
-		ks.Kubernetes = &kesconf.VaultKubernetesAuth{Engine: k.Engine, Role: k.Role, JWT: k.JWTFile}
-	}
-	return ks
 }

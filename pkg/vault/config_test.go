@@ -78,27 +78,6 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-func TestKeyStore(t *testing.T) {
-	c := validConfig()
-	c.Namespace, c.CAFile = "team", "/ca.pem"
-	ks := c.KeyStore()
-	if ks.Endpoint != c.Endpoint || ks.Engine != "kv" || ks.Prefix != "sselab/keys" || ks.Namespace != "team" || ks.CAPath != "/ca.pem" {
-		t.Errorf("KeyStore() = %+v", ks)
-	}
-	if ks.APIVersion != KVv1 {
-		t.Errorf("unset KV version maps to %q, want KES's default v1", ks.APIVersion)
-	}
-	if ks.AppRole == nil || ks.AppRole.ID != "role" || ks.AppRole.Secret != "secret" || ks.AppRole.Engine != "approle" || ks.Kubernetes != nil {
-		t.Errorf("AppRole = %+v, Kubernetes = %+v", ks.AppRole, ks.Kubernetes)
-	}
-	c.AppRole, c.Kubernetes = nil, &Kubernetes{Role: "r", JWTFile: "/jwt", Engine: "k8s"}
-	c.KVVersion = KVv2
-	ks = c.KeyStore()
-	if ks.Kubernetes == nil || ks.Kubernetes.Role != "r" || ks.Kubernetes.JWT != "/jwt" || ks.AppRole != nil || ks.APIVersion != KVv2 {
-		t.Errorf("Kubernetes = %+v, AppRole = %+v, version %s", ks.Kubernetes, ks.AppRole, ks.APIVersion)
-	}
-}
-
 func TestPolicyHint(t *testing.T) {
 	c := validConfig()
 	c.KVVersion = KVv1

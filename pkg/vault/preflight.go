@@ -43,7 +43,7 @@ func newClient(c *Config, timeout time.Duration) (*vaultapi.Client, error) {
 	conf.Address = c.Endpoint
 	conf.MaxRetries = 0
 	conf.Timeout = timeout
-	if err := conf.ConfigureTLS(&vaultapi.TLSConfig{CACert: c.CAFile}); err != nil {
+	if err := conf.ConfigureTLS(&vaultapi.TLSConfig{CACert: c.CAFile, ClientCert: c.ClientCert, ClientKey: c.ClientKey}); err != nil {
 		return nil, fmt.Errorf("vault: --vault-ca %s: %w", c.CAFile, err)
 	}
 	client, err := vaultapi.NewClient(conf)
@@ -76,7 +76,7 @@ func Preflight(ctx context.Context, c *Config) (*Report, error) {
 	if err := checkHealth(ctx, c, client, r); err != nil {
 		return nil, err
 	}
-	if err := login(ctx, c, client); err != nil {
+	if _, err := login(ctx, c, client); err != nil {
 		return nil, err
 	}
 	if err := checkMount(ctx, c, client, r); err != nil {
@@ -171,8 +171,9 @@ func reachError(c *Config, err error) error {
 	return fmt.Errorf("vault: cannot reach Vault at %s (%s); check --vault-endpoint and that Vault is running", c.Endpoint, short(err))
 }
 
-// login logs in as KES will and sets the client's token.
-func login(ctx context.Context, c *Config, client *vaultapi.Client) error {
+// login logs in with the configured method, sets the client's token and
+// returns the login's answer, whose Auth holds the token's lease.
+func login(ctx context.Context, c *Config, client *vaultapi.Client) (*vaultapi.Secret, error) {
 	var (
 		mount, what, fix string
 		body             map[string]any
@@ -185,7 +186,7 @@ func login(ctx context.Context, c *Config, client *vaultapi.Client) error {
 	case c.Kubernetes != nil:
 		jwt, err := os.ReadFile(c.Kubernetes.JWTFile)
 		if err != nil {
-			return fmt.Errorf("vault: the Kubernetes service account token: %w; pass --vault-k8s-jwt FILE", err)
+			return nil, fmt.Errorf("vault: the Kubernetes service account token: %w; pass --vault-k8s-jwt FILE", err)
 		}
 		mount, what = c.Kubernetes.Engine, "Kubernetes"
 		fix = "check --vault-k8s-role and that the role is bound to this service account"
@@ -195,16 +196,16 @@ func login(ctx context.Context, c *Config, client *vaultapi.Client) error {
 	var respErr *vaultapi.ResponseError
 	switch {
 	case errors.As(err, &respErr) && isNoRoute(respErr):
-		return fmt.Errorf("vault: Vault at %s has no %s login at auth/%s; enable it ('vault auth enable %s') or fix the mount path", c.Endpoint, what, mount, strings.ToLower(what))
+		return nil, fmt.Errorf("vault: Vault at %s has no %s login at auth/%s; enable it ('vault auth enable %s') or fix the mount path", c.Endpoint, what, mount, strings.ToLower(what))
 	case errors.As(err, &respErr) && respErr.StatusCode == http.StatusServiceUnavailable:
-		return sealedOr(c, respErr)
+		return nil, sealedOr(c, respErr)
 	case err != nil:
-		return fmt.Errorf("vault: Vault refused the %s login at auth/%s (%s); %s, and that %s auth is enabled at auth/%s", what, mount, short(err), fix, what, mount)
+		return nil, fmt.Errorf("vault: Vault refused the %s login at auth/%s (%s); %s, and that %s auth is enabled at auth/%s", what, mount, short(err), fix, what, mount)
 	case secret == nil || secret.Auth == nil || secret.Auth.ClientToken == "":
-		return fmt.Errorf("vault: the %s login at %s returned no token; %s", what, c.Endpoint, fix)
+		return nil, fmt.Errorf("vault: the %s login at %s returned no token; %s", what, c.Endpoint, fix)
 	}
 	client.SetToken(secret.Auth.ClientToken)
-	return nil
+	return secret, nil
 }
 
 // checkMount finds the KV engine at c.Engine and its version, the way the

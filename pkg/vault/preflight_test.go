@@ -2,14 +2,11 @@ package vault
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	kesapi "github.com/minio/kms-go/kes"
 
 	"github.com/sselab/sselab/internal/fakevault"
 	"github.com/sselab/sselab/internal/testtools"
@@ -183,33 +180,6 @@ func TestPreflightNamespace(t *testing.T) {
 	c.Namespace = "team"
 	if _, err := Preflight(ctx(t), c); err != nil {
 		t.Fatalf("with --vault-namespace team: %v", err)
-	}
-}
-
-// TestKeyStoreWithKES runs KES's own Vault keystore, configured by
-// Config.KeyStore, against the fake: keys land where Vault keeps them.
-func TestKeyStoreWithKES(t *testing.T) {
-	v, c := startVault(t, fakevault.Options{TLS: true, Mounts: map[string]int{"kv": 2}})
-	if _, err := Preflight(ctx(t), c); err != nil {
-		t.Fatal(err)
-	}
-	ks, err := c.KeyStore().Connect(ctx(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ks.Close()
-	if err := ks.Create(ctx(t), "k1", []byte("key material")); err != nil {
-		t.Fatal(err)
-	}
-	if err := ks.Create(ctx(t), "k1", []byte("other")); !errors.Is(err, kesapi.ErrKeyExists) {
-		t.Errorf("second create: %v, want ErrKeyExists", err)
-	}
-	if data, ok := v.Secret("kv", "lab/k1"); !ok || data["k1"] != "key material" {
-		t.Errorf("Vault holds %v (%v) at kv/data/lab/k1", data, ok)
-	}
-	got, err := ks.Get(ctx(t), "k1")
-	if err != nil || string(got) != "key material" {
-		t.Errorf("get: %q, %v", got, err)
 	}
 }
 

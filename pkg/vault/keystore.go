@@ -1,0 +1,294 @@
+package vault
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"path"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	vaultapi "github.com/hashicorp/vault/api"
+	"github.com/minio/kes"
+	kesapi "github.com/minio/kms-go/kes"
+
+	"github.com/sselab/sselab/pkg/kesserver"
+)
+
+// errSealed is what the keystore answers while Vault is sealed: KES then
+// serves the keys it has cached.
+var errSealed = errors.New("vault: Vault is sealed")
+
+// opTimeout bounds one request of the keystore to Vault.
+const opTimeout = 15 * time.Second
+
+// Login retries back off from loginRetryMin to loginRetryMax.
+const (
+	loginRetryMin = time.Second
+	loginRetryMax = 30 * time.Second
+)
+
+// KeyStore keeps KES's keys in a KV secrets engine of Vault or OpenBao,
+// exactly as 'kes server' does with a 'keystore: vault:' section: key NAME
+// is the entry ENGINE/PREFIX/NAME (KV v1) or ENGINE/data/PREFIX/NAME (KV
+// v2, created with check-and-set 0 so that it is never overwritten)
+// holding {NAME: value}. Labs and 'kes server' can share the keys.
+//
+// While open it keeps its Vault token alive: it renews it at two thirds of
+// its lifetime, and logs in again (at once, then backing off up to 30 s)
+// when the token can no longer be renewed, because its max TTL is near or
+// renewal failed. Every StatusPing it asks Vault whether it is sealed;
+// while it is, Create, Get, Delete and List fail at once and KES serves
+// the keys it has cached.
+type KeyStore struct {
+	cfg    *Config
+	client *vaultapi.Client
+	sealed atomic.Bool
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// Connect logs in to Vault and returns the keystore. The token is kept
+// alive until Close, whatever becomes of ctx once Connect returned.
+func Connect(ctx context.Context, c *Config) (*KeyStore, error) {
+	client, err := newClient(c, opTimeout)
+	if err != nil {
+		return nil, err
+	}
+	secret, err := login(ctx, c, client)
+	if err != nil {
+		return nil, err
+	}
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s := &KeyStore{cfg: c, client: client, cancel: cancel}
+	s.wg.Go(func() { s.keepToken(bg, secret) })
+	s.wg.Go(func() { s.watchSeal(bg) })
+	return s, nil
+}
+
+// keepToken renews the token of secret while it can and logs in again
+// when it cannot, until ctx ends.
+func (s *KeyStore) keepToken(ctx context.Context, secret *vaultapi.Secret) {
+	for {
+		if secret.Auth.LeaseDuration <= 0 {
+			return // a token without a TTL does not expire
+		}
+		watcher, err := s.client.NewLifetimeWatcher(&vaultapi.LifetimeWatcherInput{Secret: secret})
+		if err != nil {
+			return
+		}
+		go watcher.Start()
+		select {
+		case <-ctx.Done():
+			watcher.Stop()
+			return
+		case <-watcher.DoneCh():
+			// Renewal is over: the max TTL is near, or Vault refused.
+		}
+		watcher.Stop()
+		if secret = s.relogin(ctx); secret == nil {
+			return
+		}
+	}
+}
+
+// relogin logs in until it works or ctx ends (nil), and makes the new
+// token the one every request uses.
+func (s *KeyStore) relogin(ctx context.Context) *vaultapi.Secret {
+	wait := loginRetryMin
+	for {
+		lctx, cancel := context.WithTimeout(ctx, opTimeout)
+		secret, err := login(lctx, s.cfg, s.client)
+		cancel()
+		if err == nil {
+			return secret
+		}
+		// Jitter, so that labs sharing a Vault do not log in together.
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait/2 + rand.N(wait/2)):
+		}
+		wait = min(2*wait, loginRetryMax)
+	}
+}
+
+// watchSeal asks Vault every StatusPing whether it is sealed, until ctx
+// ends. An answer that does not come leaves the last one standing.
+func (s *KeyStore) watchSeal(ctx context.Context) {
+	every := s.cfg.StatusPing
+	if every <= 0 {
+		every = 10 * time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		hctx, cancel := context.WithTimeout(ctx, opTimeout)
+		h, err := rootClient(s.client).Sys().HealthWithContext(hctx)
+		cancel()
+		if err == nil {
+			s.sealed.Store(h.Sealed)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// String names the keystore in KES's messages.
+func (s *KeyStore) String() string { return "Hashicorp Vault: " + s.cfg.Endpoint }
+
+// Status asks Vault whether it can serve the keys.
+func (s *KeyStore) Status(ctx context.Context) (kes.KeyStoreState, error) {
+	start := time.Now()
+	h, err := rootClient(s.client).Sys().HealthWithContext(ctx)
+	switch {
+	case err != nil:
+		return kes.KeyStoreState{}, fmt.Errorf("vault: %s: %w", s.cfg.Endpoint, err)
+	case !h.Initialized:
+		return kes.KeyStoreState{}, fmt.Errorf("vault: Vault at %s is not initialized", s.cfg.Endpoint)
+	case h.Sealed:
+		s.sealed.Store(true)
+		return kes.KeyStoreState{}, errSealed
+	}
+	return kes.KeyStoreState{Latency: time.Since(start)}, nil
+}
+
+// entry is the path of key name's entry, for reading and writing.
+func (s *KeyStore) entry(name string) string {
+	if s.cfg.KVVersion == KVv2 {
+		return path.Join(s.cfg.Engine, "data", s.cfg.Prefix, name)
+	}
+	return path.Join(s.cfg.Engine, s.cfg.Prefix, name)
+}
+
+// Create stores a new key; an entry of that name is never overwritten
+// (kesapi.ErrKeyExists).
+func (s *KeyStore) Create(ctx context.Context, name string, value []byte) error {
+	if s.sealed.Load() {
+		return errSealed
+	}
+	location := s.entry(name)
+	existing, err := s.client.Logical().ReadWithContext(ctx, location)
+	if err != nil {
+		return fmt.Errorf("vault: create %s: %w", location, err)
+	}
+	if existing != nil && len(existing.Data) > 0 {
+		data := existing.Data
+		if s.cfg.KVVersion == KVv2 {
+			data, _ = existing.Data["data"].(map[string]any)
+		}
+		if _, ok := data[name]; !ok {
+			return fmt.Errorf("vault: %s exists but holds no key %q (deleted with KV v2's soft delete, or not written by KES); remove it or pick another key name", location, name)
+		}
+		return kesapi.ErrKeyExists
+	}
+	body := map[string]any{name: string(value)}
+	if s.cfg.KVVersion == KVv2 {
+		// Check-and-set 0: Vault refuses the write if the entry exists by
+		// now, so that a key is never replaced.
+		body = map[string]any{"options": map[string]any{"cas": 0}, "data": body}
+	}
+	_, err = s.client.Logical().WriteWithContext(ctx, location, body)
+	var respErr *vaultapi.ResponseError
+	if errors.As(err, &respErr) && respErr.StatusCode == http.StatusBadRequest && strings.Contains(strings.Join(respErr.Errors, " "), "check-and-set") {
+		return kesapi.ErrKeyExists
+	}
+	if err != nil {
+		return fmt.Errorf("vault: create %s: %w", location, err)
+	}
+	return nil
+}
+
+// Get returns the key's value, or kesapi.ErrKeyNotFound. With KV v2 it
+// reads version 1, the one Create wrote.
+func (s *KeyStore) Get(ctx context.Context, name string) ([]byte, error) {
+	if s.sealed.Load() {
+		return nil, errSealed
+	}
+	location := path.Join(s.cfg.Prefix, name)
+	var (
+		entry *vaultapi.KVSecret
+		err   error
+	)
+	if s.cfg.KVVersion == KVv2 {
+		entry, err = s.client.KVv2(s.cfg.Engine).GetVersion(ctx, location, 1)
+	} else {
+		entry, err = s.client.KVv1(s.cfg.Engine).Get(ctx, location)
+	}
+	switch {
+	case errors.Is(err, vaultapi.ErrSecretNotFound) || (err == nil && entry == nil):
+		return nil, kesapi.ErrKeyNotFound
+	case err != nil:
+		return nil, fmt.Errorf("vault: read %s/%s: %w", s.cfg.Engine, location, err)
+	}
+	value, ok := entry.Data[name].(string)
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("vault: %s/%s holds no key %q", s.cfg.Engine, location, name)
+	case strings.HasPrefix(value, "vault:v1:"):
+		return nil, fmt.Errorf("vault: %s/%s is encrypted with a Vault transit key, which sselab does not use", s.cfg.Engine, location)
+	}
+	return []byte(value), nil
+}
+
+// Delete removes the key's entry; with KV v2 every version of it.
+func (s *KeyStore) Delete(ctx context.Context, name string) error {
+	if s.sealed.Load() {
+		return errSealed
+	}
+	location := path.Join(s.cfg.Prefix, name)
+	var err error
+	if s.cfg.KVVersion == KVv2 {
+		err = s.client.KVv2(s.cfg.Engine).DeleteMetadata(ctx, location)
+	} else {
+		err = s.client.KVv1(s.cfg.Engine).Delete(ctx, location)
+	}
+	if err != nil {
+		return fmt.Errorf("vault: delete %s/%s: %w", s.cfg.Engine, location, err)
+	}
+	return nil
+}
+
+// List lists the keys under the prefix, as kesserver.ListNames does.
+func (s *KeyStore) List(ctx context.Context, prefix string, n int) ([]string, string, error) {
+	if s.sealed.Load() {
+		return nil, "", errSealed
+	}
+	location := path.Join(s.cfg.Engine, s.cfg.Prefix)
+	if s.cfg.KVVersion == KVv2 {
+		location = path.Join(s.cfg.Engine, "metadata", s.cfg.Prefix)
+	}
+	secret, err := s.client.Logical().ListWithContext(ctx, location)
+	if err != nil {
+		return nil, "", fmt.Errorf("vault: list %s: %w", location, err)
+	}
+	var names []string
+	if secret != nil {
+		keys, ok := secret.Data["keys"].([]any)
+		if !ok {
+			return nil, "", fmt.Errorf("vault: list %s: the answer holds no key list", location)
+		}
+		for _, k := range keys {
+			if name := fmt.Sprint(k); !strings.HasSuffix(name, "/") { // not a folder
+				names = append(names, name)
+			}
+		}
+	}
+	return kesserver.ListNames(names, prefix, n)
+}
+
+// Close stops keeping the token alive and watching the seal, and waits
+// until both have stopped. It is safe to call more than once.
+func (s *KeyStore) Close() error {
+	s.cancel()
+	s.wg.Wait()
+	return nil
+}
