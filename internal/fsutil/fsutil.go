@@ -45,7 +45,21 @@ func restrict(path string, perm fs.FileMode) error {
 // WriteFile atomically replaces path with data and the mode perm. Readers
 // see either the old content or the new one, never a mix; after a crash
 // only a stray temporary file (name starting with ".tmp-") may remain.
-func WriteFile(path string, data []byte, perm fs.FileMode) (err error) {
+func WriteFile(path string, data []byte, perm fs.FileMode) error {
+	return replace(path, data, perm, true)
+}
+
+// ReplaceFile replaces path with data like WriteFile, but does not wait
+// for the disk: readers never see a partial file, but a crash of the
+// machine may lose the new content, or leave the file empty. It is for
+// files worth nothing after a crash, such as a running lab's state file.
+func ReplaceFile(path string, data []byte, perm fs.FileMode) error {
+	return replace(path, data, perm, false)
+}
+
+// replace writes data to a temporary file next to path and renames it to
+// path; durable syncs the file and the directory.
+func replace(path string, data []byte, perm fs.FileMode, durable bool) (err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -70,14 +84,19 @@ func WriteFile(path string, data []byte, perm fs.FileMode) (err error) {
 	if _, err = f.Write(data); err != nil {
 		return fmt.Errorf("fsutil: write %s: %w", path, err)
 	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("fsutil: sync %s: %w", path, err)
+	if durable {
+		if err = f.Sync(); err != nil {
+			return fmt.Errorf("fsutil: sync %s: %w", path, err)
+		}
 	}
 	if err = f.Close(); err != nil {
 		return fmt.Errorf("fsutil: close %s: %w", path, err)
 	}
 	if err = os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("fsutil: %w", err)
+	}
+	if !durable {
+		return nil
 	}
 	return syncDir(dir)
 }

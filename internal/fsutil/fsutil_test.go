@@ -12,26 +12,28 @@ import (
 
 func TestWriteFileReplacesAtomically(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "state.json")
-	for _, content := range []string{"first", "second, longer than the first"} {
-		if err := WriteFile(path, []byte(content), PrivatePerm); err != nil {
-			t.Fatal(err)
+	for name, write := range map[string]func(string, []byte, fs.FileMode) error{"WriteFile": WriteFile, "ReplaceFile": ReplaceFile} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "state.json")
+		for _, content := range []string{"first", "second, longer than the first"} {
+			if err := write(path, []byte(content), PrivatePerm); err != nil {
+				t.Fatal(err)
+			}
+			got, err := os.ReadFile(path)
+			if err != nil || string(got) != content {
+				t.Fatalf("after %s(%q): got %q, %v", name, content, got, err)
+			}
 		}
-		got, err := os.ReadFile(path)
-		if err != nil || string(got) != content {
-			t.Fatalf("after WriteFile(%q): got %q, %v", content, got, err)
+		if runtime.GOOS != "windows" {
+			fi, _ := os.Stat(path)
+			if fi.Mode().Perm() != PrivatePerm {
+				t.Errorf("%s: mode: got %v, want %v", name, fi.Mode().Perm(), PrivatePerm)
+			}
 		}
-	}
-	if runtime.GOOS != "windows" {
-		fi, _ := os.Stat(path)
-		if fi.Mode().Perm() != PrivatePerm {
-			t.Errorf("mode: got %v, want %v", fi.Mode().Perm(), PrivatePerm)
+		entries, _ := os.ReadDir(dir)
+		if len(entries) != 1 {
+			t.Errorf("%s: directory holds %d entries, want only the file (no temporary left)", name, len(entries))
 		}
-	}
-	entries, _ := os.ReadDir(dir)
-	if len(entries) != 1 {
-		t.Errorf("directory holds %d entries, want only the file (no temporary left)", len(entries))
 	}
 }
 

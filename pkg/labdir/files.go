@@ -1,6 +1,7 @@
 package labdir
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -125,13 +126,38 @@ func ReadJSON(path string, v any) error {
 	return nil
 }
 
-// WriteJSON atomically writes v to path with mode 0600.
+// WriteJSON atomically and durably writes v to path with mode 0600. A
+// file that holds v already is left as it is.
 func WriteJSON(path string, v any) error {
+	data, err := marshal(v)
+	if err != nil {
+		return err
+	}
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
+		return nil
+	}
+	return fsutil.WriteFile(path, data, fsutil.PrivatePerm)
+}
+
+// WriteState writes the state file of a running lab: atomically, but
+// without waiting for the disk, since the file means nothing once the
+// machine crashed (nobody holds the lock then, so no command believes
+// it).
+func WriteState(l Layout, st State) error {
+	data, err := marshal(st)
+	if err != nil {
+		return err
+	}
+	return fsutil.ReplaceFile(l.StateFile(), data, fsutil.PrivatePerm)
+}
+
+// marshal is v as the directory's files hold it: indented JSON.
+func marshal(v any) ([]byte, error) {
 	data, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
-		return fmt.Errorf("labdir: %w", err)
+		return nil, fmt.Errorf("labdir: %w", err)
 	}
-	return fsutil.WriteFile(path, append(data, '\n'), fsutil.PrivatePerm)
+	return append(data, '\n'), nil
 }
 
 // LoadOrCreateCredentials returns the stored root credentials, creating

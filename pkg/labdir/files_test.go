@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sselab/sselab/internal/testtools"
 )
@@ -126,5 +127,33 @@ func TestReadWriteJSON(t *testing.T) {
 	err := ReadJSON(filepath.Join(dir, "missing.json"), &got)
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("readJSON(missing): got %v, want fs.ErrNotExist", err)
+	}
+}
+
+// TestWriteJSONKeepsSameContent: writing what a file holds already leaves
+// the file alone (no sync for unchanged settings at every start); other
+// content replaces it.
+func TestWriteJSONKeepsSameContent(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "settings.json")
+	if err := WriteJSON(path, Settings{Key: "k"}); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(path, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteJSON(path, Settings{Key: "k"}); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(path); !fi.ModTime().Equal(old) {
+		t.Errorf("the same settings rewrote the file (modified %v)", fi.ModTime())
+	}
+	if err := WriteJSON(path, Settings{Key: "other"}); err != nil {
+		t.Fatal(err)
+	}
+	var got Settings
+	if err := ReadJSON(path, &got); err != nil || got.Key != "other" {
+		t.Errorf("after new settings: %+v, %v", got, err)
 	}
 }

@@ -323,7 +323,7 @@ func (l *Lab) writeState(first bool) error {
 		l.state.Nodes[i] = n.describe()
 	}
 	l.state.MinIOPID = l.state.Nodes[0].PID
-	if err := labdir.WriteJSON(l.layout.StateFile(), l.state); err != nil {
+	if err := labdir.WriteState(l.layout, l.state); err != nil {
 		return err
 	}
 	l.published = true
