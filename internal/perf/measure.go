@@ -14,6 +14,7 @@ import (
 	kesapi "github.com/minio/kms-go/kes"
 
 	"github.com/sselab/sselab/pkg/bench"
+	"github.com/sselab/sselab/pkg/pki"
 )
 
 // Env is what the measures run with.
@@ -57,15 +58,33 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 
 // MeasureP1 times spawn-to-ready of `sselab up` on a fresh directory and
 // again on that directory, against a bare `minio server` with a static
-// key on a fresh directory.
+// key on a fresh directory, and against MinIO started as the manual setup
+// starts it: with its TLS certificate and wired to a kes server that runs
+// already (it is started once, before the runs).
 func MeasureP1(ctx context.Context, e Env) (Section, error) {
-	var health, bare, bucket, fresh, existing Series
+	p, err := pki.LoadOrCreate(pki.Options{Dir: filepath.Join(e.Dir, "p1-certs")})
+	if err != nil {
+		return Section{}, err
+	}
+	const key = "p1-key"
+	kes, err := StartKES(ctx, e.KES, filepath.Join(e.Dir, "p1-kes"), p, key)
+	if err != nil {
+		return Section{}, err
+	}
+	defer kes.Stop()
+	tlsProbe := &http.Transport{TLSClientConfig: p.ClientTLS(nil)}
+	defer tlsProbe.CloseIdleConnections()
+
+	var health, bare, bucket, manual, fresh, existing Series
 	for i := range e.Runs {
 		dir := filepath.Join(e.Dir, fmt.Sprintf("p1-run%d", i))
 		var b BareSpawn
-		var f, x time.Duration
+		var f, x, m time.Duration
 		err := rotate(i, func() (err error) {
 			b, err = SpawnBareMinIO(ctx, e.MinIO, filepath.Join(dir, "bare"))
+			return err
+		}, func() (err error) {
+			m, err = SpawnManualMinIO(ctx, e.MinIO, filepath.Join(dir, "manual"), p.MinIOCertsDir(), kes, key, tlsProbe)
 			return err
 		}, func() (err error) {
 			lab := filepath.Join(dir, "lab")
@@ -80,8 +99,8 @@ func MeasureP1(ctx context.Context, e Env) (Section, error) {
 		}
 		os.RemoveAll(dir)
 		health, bare, bucket = append(health, ms(b.Health)), append(bare, ms(b.S3)), append(bucket, ms(b.Bucket))
-		fresh, existing = append(fresh, ms(f)), append(existing, ms(x))
-		e.logf("P1 run %d/%d: bare minio %.0f ms, sselab up fresh %.0f ms, existing %.0f ms", i+1, e.Runs, ms(b.S3), ms(f), ms(x))
+		manual, fresh, existing = append(manual, ms(m)), append(fresh, ms(f)), append(existing, ms(x))
+		e.logf("P1 run %d/%d: bare minio %.0f ms, manual setup's minio %.0f ms, sselab up fresh %.0f ms, existing %.0f ms", i+1, e.Runs, ms(b.S3), ms(m), ms(f), ms(x))
 	}
 	target := &Target{Bound: 1.10}
 	return Section{
@@ -89,16 +108,22 @@ func MeasureP1(ctx context.Context, e Env) (Section, error) {
 		Method: "From spawning the process to a usable server. **sselab**: `sselab up --dir DIR` with the cached MinIO, until it prints " +
 			"\"the lab is ready\" (PKI, embedded KES, default key, MinIO ready with a KMS round trip, bucket with default SSE-KMS); " +
 			"fresh: DIR does not exist; existing: the same DIR again right after. **Reference**: the same MinIO binary as " +
-			"`minio server DIR` on a fresh DIR with `MINIO_KMS_SECRET_KEY`, until its S3 API serves a signed request " +
-			"(ListBuckets, polled every 5 ms). Each process is stopped (SIGTERM) before the next starts.",
+			"`minio server DIR` on a fresh DIR with `MINIO_KMS_SECRET_KEY` over plain HTTP, until its S3 API serves a signed request " +
+			"(ListBuckets, polled every 5 ms). **Manual setup**: the same MinIO with the lab's TLS certificate, wired to a `kes server` " +
+			"(the kes CLI of the same version, configured as the lab's) that runs already, as the manual procedure starts KES first; " +
+			"timed the same way. Each process is stopped (SIGTERM) before the next starts.",
 		SselabName: "sselab up", RefName: "bare minio server",
 		Rows: []Row{
 			{Name: "fresh dir", Unit: "ms", Sselab: fresh, Ref: bare, Target: target},
 			{Name: "existing dir", Unit: "ms", Sselab: existing, Ref: bare, Target: target},
 			{Name: "fresh dir, vs MinIO until it also made an SSE-KMS bucket", Unit: "ms", Sselab: fresh, Ref: bucket},
+			{Name: "fresh dir, vs the manual setup's MinIO (TLS, a running kes server)", Unit: "ms", Sselab: fresh, Ref: manual},
+			{Name: "existing dir, vs the manual setup's MinIO", Unit: "ms", Sselab: existing, Ref: manual},
 		},
 		Notes: []string{
 			fmt.Sprintf("Bare MinIO's /minio/health/ready answered 200 after %s, before its S3 API was usable (XMinioServerNotInitialized).", health.Format(0, "ms")),
+			fmt.Sprintf("The manual setup's MinIO (TLS, wired to a kes server) was ready after %s: %s times bare MinIO's time, run by run. That is what TLS and a KMS cost MinIO itself, with or without sselab.",
+				manual.Format(0, "ms"), Ratios(manual, bare).Format(2, "")),
 		},
 	}, nil
 }

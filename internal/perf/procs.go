@@ -321,6 +321,33 @@ func SpawnBareMinIO(ctx context.Context, binary, dir string) (BareSpawn, error) 
 	return s, m.Stop()
 }
 
+// SpawnManualMinIO starts MinIO as the manual setup does, on a fresh
+// directory under dir: with its TLS certificate (certs) and wired to a
+// kes server that already runs, as the lab wires its own. It times it
+// until its S3 API serves a signed request (polling every 5 ms), and stops
+// it. transport must trust the certificate.
+func SpawnManualMinIO(ctx context.Context, binary, dir, certs string, kes *KES, key string, transport http.RoundTripper) (time.Duration, error) {
+	start := time.Now()
+	m, err := launchMinIO(MinIOOptions{Binary: binary, Dir: dir, CertsDir: certs, KES: kes, KeyName: key})
+	if err != nil {
+		return 0, err
+	}
+	defer m.Stop()
+	c, err := m.client(transport)
+	if err != nil {
+		return 0, err
+	}
+	err = poll(ctx, m.proc, 5*time.Millisecond, func(ctx context.Context) error {
+		_, err := c.ListBuckets(ctx)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	took := time.Since(start)
+	return took, m.Stop()
+}
+
 // freePortFlags are the `sselab up` flags that pick free ports.
 var freePortFlags = []string{"--address", "127.0.0.1:0", "--console-address", "127.0.0.1:0", "--kes-address", "127.0.0.1:0"}
 
