@@ -65,7 +65,7 @@ func upDetached(ctx context.Context, dir string, args []string, stdout, stderr i
 
 	timeout := time.NewTimer(detachTimeout)
 	defer timeout.Stop()
-	tick := time.NewTicker(50 * time.Millisecond)
+	tick := time.NewTicker(10 * time.Millisecond) // the state file appears the moment the lab is ready
 	defer tick.Stop()
 	for {
 		select {
