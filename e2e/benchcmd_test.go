@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -125,52 +126,54 @@ func TestBenchCommand(t *testing.T) {
 		}
 	})
 
-	t.Run("ctrl-c removes the bucket", func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, testtools.Sselab(t), "bench", "--dir", dir, "--duration", "10m", "--sizes", "4KiB", "--modes", "sse-kms")
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		// Wait until bench has written objects, then interrupt it.
-		s3, err := h.S3()
-		if err != nil {
-			t.Fatal(err)
-		}
-		bucket := ""
-		for bucket == "" {
-			if ctx.Err() != nil {
-				t.Fatalf("bench wrote nothing in time; stderr %q", stderr.String())
+	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGTERM} {
+		t.Run(sig.String()+" removes the bucket", func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, testtools.Sselab(t), "bench", "--dir", dir, "--duration", "10m", "--sizes", "4KiB", "--modes", "sse-kms")
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
 			}
-			for _, b := range benchBuckets(t, h) {
-				for o := range s3.ListObjects(ctx, b, minio.ListObjectsOptions{Prefix: "sse-kms/", Recursive: true, MaxKeys: 1}) {
-					if o.Err == nil {
-						bucket = b
+			// Wait until bench has written objects, then interrupt it.
+			s3, err := h.S3()
+			if err != nil {
+				t.Fatal(err)
+			}
+			bucket := ""
+			for bucket == "" {
+				if ctx.Err() != nil {
+					t.Fatalf("bench wrote nothing in time; stderr %q", stderr.String())
+				}
+				for _, b := range benchBuckets(t, h) {
+					for o := range s3.ListObjects(ctx, b, minio.ListObjectsOptions{Prefix: "sse-kms/", Recursive: true, MaxKeys: 1}) {
+						if o.Err == nil {
+							bucket = b
+						}
 					}
 				}
+				time.Sleep(50 * time.Millisecond)
 			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		if err := cmd.Process.Signal(os.Interrupt); err != nil {
-			t.Fatal(err)
-		}
-		err = cmd.Wait()
-		var exit *exec.ExitError
-		if !errors.As(err, &exit) || exit.ExitCode() != 1 {
-			t.Errorf("bench after Ctrl-C: %v, want exit 1", err)
-		}
-		if want := "sselab: bench: interrupted; bucket " + bucket + " and everything in it were removed\n"; stderr.String() != want {
-			t.Errorf("stderr: got %q, want %q", stderr.String(), want)
-		}
-		if stdout.Len() != 0 {
-			t.Errorf("stdout after Ctrl-C: %q, want nothing", stdout.String())
-		}
-		if left := benchBuckets(t, h); len(left) != 0 {
-			t.Errorf("bench buckets left behind after Ctrl-C: %v", left)
-		}
-	})
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			err = cmd.Wait()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+				t.Errorf("bench after %v: %v, want exit 1", sig, err)
+			}
+			if want := "sselab: bench: interrupted; bucket " + bucket + " and everything in it were removed\n"; stderr.String() != want {
+				t.Errorf("stderr: got %q, want %q", stderr.String(), want)
+			}
+			if stdout.Len() != 0 {
+				t.Errorf("stdout after Ctrl-C: %q, want nothing", stdout.String())
+			}
+			if left := benchBuckets(t, h); len(left) != 0 {
+				t.Errorf("bench buckets left behind after Ctrl-C: %v", left)
+			}
+		})
+	}
 }
 
 func TestBenchHTTPSkipsSSEC(t *testing.T) {

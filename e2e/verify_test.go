@@ -1,14 +1,22 @@
 package e2e
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 
+	"github.com/sselab/sselab/internal/testtools"
 	"github.com/sselab/sselab/pkg/lab"
 	"github.com/sselab/sselab/pkg/labdir"
 	"github.com/sselab/sselab/pkg/verify"
@@ -176,5 +184,51 @@ func TestVerifyNotRunning(t *testing.T) {
 	}
 	if r.stdout != "" {
 		t.Errorf("verify without a lab printed %q", r.stdout)
+	}
+}
+
+// TestVerifyStopsOnSignal stops verify with SIGTERM and with Ctrl-C while
+// it works: it says it was interrupted, exits 1 and removes what it
+// created, its scratch key included.
+func TestVerifyStopsOnSignal(t *testing.T) {
+	requireLinux(t)
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "lab")
+	h := upDetached(t, dir)
+	for _, sig := range []os.Signal{syscall.SIGTERM, os.Interrupt} {
+		t.Run(sig.String(), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, testtools.Sselab(t), "verify", "--dir", dir)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			// Signal it once its scratch key exists: it is working then.
+			kc := h.KES()
+			for {
+				keys, _, err := kc.ListKeys(ctx, "*", 0) // KES v0.24.0 takes no other pattern
+				if err == nil && slices.ContainsFunc(keys, func(k string) bool { return strings.HasPrefix(k, verify.KeyPrefix) }) {
+					break
+				}
+				if ctx.Err() != nil {
+					t.Fatalf("verify made no scratch key in time; stderr %q", stderr.String())
+				}
+				time.Sleep(time.Millisecond)
+			}
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			err := cmd.Wait()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+				t.Errorf("verify after %v: %v (stderr %q), want exit 1", sig, err, stderr.String())
+			}
+			if !strings.HasPrefix(stderr.String(), "sselab: verify: interrupted;") || !strings.Contains(stderr.String(), "cleaned up") {
+				t.Errorf("stderr: got %q, want it to say verify was interrupted and cleaned up", stderr.String())
+			}
+			requireClean(t, h, h.State.Buckets[0])
+		})
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -50,6 +51,9 @@ func runVerify(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	}
 	// Ctrl-C and SIGTERM stop the checks; verify still cleans up.
 	rep, err := verify.Run(ctx, h, bucket)
+	if err != nil && ctx.Err() != nil {
+		return errors.New("verify: interrupted before it wrote anything")
+	}
 	if err != nil {
 		return err
 	}
@@ -62,7 +66,25 @@ func runVerify(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	} else {
 		printVerify(stdout, rep)
 	}
+	if ctx.Err() != nil {
+		// The checks the signal cut short failed for that alone.
+		return fmt.Errorf("verify: interrupted; the checks above are incomplete; %s", cleanupNote(rep))
+	}
 	return rep.Err()
+}
+
+// cleanupNote says whether verify removed what it created, from its
+// cleanup check.
+func cleanupNote(rep verify.Report) string {
+	for _, c := range rep.Checks {
+		if c.Name == "cleanup" && c.OK {
+			return "cleaned up: " + c.Evidence
+		}
+		if c.Name == "cleanup" {
+			return "cleanup FAILED: " + c.Evidence
+		}
+	}
+	return "it had created nothing yet"
 }
 
 func printVerify(w io.Writer, rep verify.Report) {

@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	kesapi "github.com/minio/kms-go/kes"
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/encrypt"
 
@@ -156,9 +157,12 @@ func Run(ctx context.Context, h *lab.Handle, bucket string) (rep Report, err err
 		}
 		what := fmt.Sprintf("removed %d objects under %s", removed, Prefix+run+"/")
 		if keyCreated && !keyDeleted {
-			if err := kes.DeleteKey(cctx, scratchKey); err != nil {
+			switch err := kes.DeleteKey(cctx, scratchKey); {
+			case errors.Is(err, kesapi.ErrKeyNotFound):
+				// Its create never reached KES.
+			case err != nil:
 				problems = append(problems, fmt.Sprintf("delete key %s: %v", scratchKey, err))
-			} else {
+			default:
 				what += " and key " + scratchKey
 			}
 		} else if keyDeleted {
@@ -194,6 +198,9 @@ func Run(ctx context.Context, h *lab.Handle, bucket string) (rep Report, err err
 		switch {
 		case m.kmsKey != "":
 			if m.kmsKey == scratchKey {
+				// A create cut short by ctx may have reached KES: the
+				// cleanup deletes the key unless it never came to be.
+				keyCreated = true
 				if err := kes.CreateKey(ctx, scratchKey); err != nil {
 					m.putErr = fmt.Errorf("create KES key %s: %w", scratchKey, err)
 					continue
