@@ -36,13 +36,8 @@ func startFakeVault(t *testing.T, o fakevault.Options) *vaultLab {
 		t.Fatal(err)
 	}
 	t.Cleanup(v.Close)
-	scratch := t.TempDir()
-	ca := filepath.Join(scratch, "vault-ca.pem")
-	if err := v.WriteCAFile(ca); err != nil {
-		t.Fatal(err)
-	}
-	secretFile := filepath.Join(scratch, "secret-id")
-	if err := os.WriteFile(secretFile, []byte(v.SecretID()+"\n"), 0o600); err != nil {
+	ca, secretFile, err := v.WriteFiles(t.TempDir())
+	if err != nil {
 		t.Fatal(err)
 	}
 	return &vaultLab{v: v, secretFile: secretFile, args: []string{

@@ -24,6 +24,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -288,6 +289,23 @@ func (s *Server) WriteCAFile(path string) error {
 		return fmt.Errorf("fakevault: %w", err)
 	}
 	return nil
+}
+
+// WriteFiles writes what a client of the server needs into dir: the CA
+// certificate (vault-ca.pem, for a TLS server; "" otherwise) and the
+// AppRole secret_id (secret-id, mode 0600), and returns their paths.
+func (s *Server) WriteFiles(dir string) (caFile, secretFile string, err error) {
+	if s.caPEM != nil {
+		caFile = filepath.Join(dir, "vault-ca.pem")
+		if err := s.WriteCAFile(caFile); err != nil {
+			return "", "", err
+		}
+	}
+	secretFile = filepath.Join(dir, "secret-id")
+	if err := os.WriteFile(secretFile, []byte(s.secretID+"\n"), 0o600); err != nil {
+		return "", "", fmt.Errorf("fakevault: %w", err)
+	}
+	return caFile, secretFile, nil
 }
 
 // RoleID returns the AppRole role_id accepted at auth/approle/login.

@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -19,24 +18,6 @@ import (
 	"github.com/sselab/sselab/pkg/labdir"
 	"github.com/sselab/sselab/pkg/miniobin"
 )
-
-// syncBuffer is a bytes.Buffer that several goroutines may write to.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestUpRunsALab runs a whole lab in this process, with the real MinIO
 // and its keys in a (fake) Vault, and works it from other goroutines the
@@ -58,25 +39,21 @@ func TestUpRunsALab(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(v.Close)
-	scratch := t.TempDir()
-	ca := filepath.Join(scratch, "vault-ca.pem")
-	if err := v.WriteCAFile(ca); err != nil {
+	ca, secret, err := v.WriteFiles(t.TempDir())
+	if err != nil {
 		t.Fatal(err)
 	}
-	secret := filepath.Join(scratch, "secret-id")
-	testtools.WriteFile(t, secret, v.SecretID())
 
 	dir := filepath.Join(t.TempDir(), "lab")
-	var log syncBuffer
 	l, err := Up(ctx, Options{
 		Dir: dir, Address: "127.0.0.1:0", ConsoleAddress: "127.0.0.1:0", KESAddress: "127.0.0.1:0",
 		Keystore: ksFlags(t, "--kms", "vault", "--vault-endpoint", v.URL(), "--vault-ca", ca, "--vault-prefix", "lab",
 			"--vault-approle-id", v.RoleID(), "--vault-approle-secret-file", secret),
 		MinIO: miniobin.Options{Flag: minio},
-		Log:   &log,
+		Log:   t.Output(),
 	})
 	if err != nil {
-		t.Fatalf("Up: %v\nlog:\n%s", err, log.String())
+		t.Fatalf("Up: %v", err)
 	}
 	defer l.Stop()
 	layout := labdir.Layout{Root: dir}
