@@ -21,6 +21,8 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/minio/minio-go/v7/pkg/sse"
 
+	"github.com/sselab/sselab/pkg/lab"
+	"github.com/sselab/sselab/pkg/labdir"
 	"github.com/sselab/sselab/pkg/runner"
 )
 
@@ -235,6 +237,16 @@ func (m *MinIO) client(transport http.RoundTripper) (*minio.Client, error) {
 	return c, nil
 }
 
+// s3Ready returns a probe that succeeds once m's S3 API serves a signed
+// request (ListBuckets), sent once per call: the probe sselab polls its
+// own MinIO with. minio-go's client would retry a refused connection
+// after a backoff of up to 200 ms and hide when MinIO became ready.
+func (m *MinIO) s3Ready(transport http.RoundTripper) func(context.Context) error {
+	c := &http.Client{Transport: transport, Timeout: time.Second}
+	creds := labdir.Credentials{RootUser: m.User, RootPassword: m.Password}
+	return func(ctx context.Context) error { return lab.ProbeS3(ctx, c, m.Endpoint, creds) }
+}
+
 // StartMinIO starts a bare MinIO and returns once its S3 API serves a
 // signed request. transport carries the probes (and must trust the
 // certificate in o.CertsDir).
@@ -243,14 +255,7 @@ func StartMinIO(ctx context.Context, o MinIOOptions, transport http.RoundTripper
 	if err != nil {
 		return nil, err
 	}
-	c, err := m.client(transport)
-	if err == nil {
-		err = poll(ctx, m.proc, 10*time.Millisecond, func(ctx context.Context) error {
-			_, err := c.ListBuckets(ctx)
-			return err
-		})
-	}
-	if err != nil {
+	if err := poll(ctx, m.proc, 10*time.Millisecond, m.s3Ready(transport)); err != nil {
 		m.Stop()
 		return nil, err
 	}
@@ -299,18 +304,14 @@ func SpawnBareMinIO(ctx context.Context, binary, dir string) (BareSpawn, error) 
 		return s, err
 	}
 	s.Health = time.Since(start)
+	if err := poll(ctx, m.proc, 5*time.Millisecond, m.s3Ready(http.DefaultTransport)); err != nil {
+		return s, err
+	}
+	s.S3 = time.Since(start)
 	c, err := m.client(http.DefaultTransport)
 	if err != nil {
 		return s, err
 	}
-	err = poll(ctx, m.proc, 5*time.Millisecond, func(ctx context.Context) error {
-		_, err := c.ListBuckets(ctx)
-		return err
-	})
-	if err != nil {
-		return s, err
-	}
-	s.S3 = time.Since(start)
 	if err := c.MakeBucket(ctx, "encrypted", minio.MakeBucketOptions{}); err != nil {
 		return s, fmt.Errorf("perf: bare MinIO: %w", err)
 	}
@@ -333,15 +334,7 @@ func SpawnManualMinIO(ctx context.Context, binary, dir, certs string, kes *KES, 
 		return 0, err
 	}
 	defer m.Stop()
-	c, err := m.client(transport)
-	if err != nil {
-		return 0, err
-	}
-	err = poll(ctx, m.proc, 5*time.Millisecond, func(ctx context.Context) error {
-		_, err := c.ListBuckets(ctx)
-		return err
-	})
-	if err != nil {
+	if err := poll(ctx, m.proc, 5*time.Millisecond, m.s3Ready(transport)); err != nil {
 		return 0, err
 	}
 	took := time.Since(start)
