@@ -61,8 +61,10 @@ func TestKeysAndBuckets(t *testing.T) {
 	if got, want := strings.Join(names, ","), "imported,photos-key,"+labdir.DefaultKey; got != want {
 		t.Errorf("key list: got %s, want %s", got, want)
 	}
-	if out := must("key", "list", "photo*"); !strings.Contains(out, "photos-key") || strings.Contains(out, "imported") {
-		t.Errorf("key list photo*: got\n%s\nwant only photos-key", out)
+	for _, prefix := range []string{"photo*", "photos-"} {
+		if out := must("key", "list", prefix); !strings.Contains(out, "photos-key") || strings.Contains(out, "imported") {
+			t.Errorf("key list %s: got\n%s\nwant only photos-key", prefix, out)
+		}
 	}
 	fails("does not exist", "key", "describe", "nope")
 

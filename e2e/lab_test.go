@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -238,16 +240,25 @@ func TestLab(t *testing.T) {
 // readObject reads a whole object.
 func readObject(t *testing.T, s3 *minio.Client, bucket, name string, opts minio.GetObjectOptions) []byte {
 	t.Helper()
-	obj, err := s3.GetObject(t.Context(), bucket, name, opts)
+	data, err := getObject(t.Context(), s3, bucket, name, opts)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return data
+}
+
+// getObject reads an object whole.
+func getObject(ctx context.Context, s3 *minio.Client, bucket, name string, opts minio.GetObjectOptions) ([]byte, error) {
+	obj, err := s3.GetObject(ctx, bucket, name, opts)
+	if err != nil {
+		return nil, err
 	}
 	defer obj.Close()
 	data, err := io.ReadAll(obj)
 	if err != nil {
-		t.Fatalf("reading %s/%s: %v", bucket, name, err)
+		return nil, fmt.Errorf("reading %s/%s: %w", bucket, name, err)
 	}
-	return data
+	return data, nil
 }
 
 // treeHashExcept hashes the parts of a running lab's directory that no

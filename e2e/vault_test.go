@@ -220,6 +220,8 @@ func TestVaultBadInput(t *testing.T) {
 		{name: "wrong kv version", opts: fakevault.Options{Mounts: map[string]int{"kv": 1}},
 			prepare: func(t *testing.T, vl *vaultLab) []string { return []string{"--vault-kv-version", "v2"} },
 			want:    []string{"is version 1", "--vault-kv-version v1"}},
+		{name: "tokens with a use limit", opts: fakevault.Options{TokenNumUses: 20},
+			want: []string{"use limit (token_num_uses)", "token_num_uses=0"}},
 		{name: "engine not mounted", prepare: func(t *testing.T, vl *vaultLab) []string { return []string{"--vault-engine", "transit-not-kv"} },
 			want: []string{"transit-not-kv/", "--vault-engine"}},
 		{name: "policy without delete", opts: fakevault.Options{Policy: map[string][]string{

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sselab/sselab/pkg/lab"
+	"github.com/sselab/sselab/pkg/vault"
 )
 
 const statusUsage = `Usage: sselab status [--dir DIR] [--json]
@@ -72,7 +73,7 @@ func printStatus(w io.Writer, st lab.Status) {
 		if v.LastError != "" {
 			last = "last error " + v.LastErrorAt.Local().Format(time.DateTime) + ": " + strings.TrimPrefix(v.LastError, "vault: ")
 		}
-		row("vault", v.OK(), v.Endpoint, v.State(), last)
+		row("vault", v.OK(), v.Endpoint, v.State(), vaultLogin(v.Auth, time.Now()), last)
 	}
 	row("disk", st.Disk.OK(), fmt.Sprintf("%d MiB free", st.Disk.FreeBytes>>20), st.Disk.Path, st.Disk.Error)
 	keystore := []string{fmt.Sprintf("latency %d ms", st.KES.KeyStoreLatencyMS)}
@@ -94,4 +95,31 @@ func printStatus(w io.Writer, st lab.Status) {
 		row("bucket "+b.Name, b.Error == "", b.Encryption.Algorithm, b.Encryption.KeyID, b.Error)
 	}
 	tw.Flush()
+}
+
+// vaultLogin says how the lab's token stands: how long it has left, and
+// when it was last renewed or obtained by a login.
+func vaultLogin(a *vault.Auth, now time.Time) string {
+	if a == nil {
+		return ""
+	}
+	var parts []string
+	switch left := a.Expires.Sub(now).Round(time.Second); {
+	case a.Expires.IsZero():
+	case left > 0:
+		parts = append(parts, "token expires in "+left.String())
+	default:
+		parts = append(parts, "token expired")
+	}
+	if a.LastRenewal.After(a.LastLogin) {
+		parts = append(parts, "renewed "+a.LastRenewal.Local().Format(time.TimeOnly))
+	}
+	logins := "login"
+	if a.Logins != 1 {
+		logins += "s"
+	}
+	if !a.LastLogin.IsZero() {
+		parts = append(parts, fmt.Sprintf("%s login %s (%d %s)", a.Method, a.LastLogin.Local().Format(time.TimeOnly), a.Logins, logins))
+	}
+	return strings.Join(parts, ", ")
 }

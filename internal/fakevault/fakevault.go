@@ -61,6 +61,26 @@ type Options struct {
 	// TTL of 768h from their issue time.
 	TokenTTL time.Duration
 
+	// TokenMaxTTL caps a token's lifetime, counted from its issue time and
+	// across renewals, as an AppRole's token_max_ttl does: a renewal past
+	// it is granted only the time left. Default: Vault's system max TTL
+	// of 768h.
+	TokenMaxTTL time.Duration
+
+	// TokenPeriod, if set, makes the tokens periodic (token_period): a
+	// renewal sets the TTL to the period again, and only an explicit
+	// TokenMaxTTL caps it.
+	TokenPeriod time.Duration
+
+	// TokenNumUses limits how many requests a token may make
+	// (token_num_uses); the request that uses it up revokes it. 0 means
+	// no limit.
+	TokenNumUses int
+
+	// SecretIDTTL, if set, is how long a secret_id logs in after it was
+	// issued (secret_id_ttl): the server's start, or NewSecretID.
+	SecretIDTTL time.Duration
+
 	// Policy is the ACL policy attached to AppRole tokens, in Vault's
 	// syntax: path (trailing "*" glob, "+" segment wildcard) ->
 	// capabilities ("create", "read", "update", "patch", "delete", "list",
@@ -106,6 +126,12 @@ type Server struct {
 	clusterName, clusterID string
 	roleID, secretID       string
 	tokenTTL               time.Duration
+	tokenMaxTTL            time.Duration // 0: the system max TTL
+	tokenPeriod            time.Duration
+	tokenNumUses           int
+	secretIDTTL            time.Duration
+	secretIssued           time.Time
+	logins                 int    // successful AppRole logins
 	rolePolicy             policy // nil: full access to the KV mounts
 	kvNS                   string // namespace path holding KV and AppRole ("" or "ns/")
 
@@ -138,6 +164,9 @@ func Start(o Options) (*Server, error) {
 		roleID:      o.RoleID,
 		secretID:    o.SecretID,
 		tokenTTL:    o.TokenTTL,
+		tokenMaxTTL: o.TokenMaxTTL,
+		tokenPeriod: o.TokenPeriod,
+		secretIDTTL: o.SecretIDTTL,
 		denies:      map[string]int{},
 		namespaces:  map[string]*nsState{},
 		tokens:      map[string]*token{},
@@ -149,6 +178,14 @@ func Start(o Options) (*Server, error) {
 	if s.secretID == "" {
 		s.secretID = newUUID()
 	}
+	s.secretIssued = s.started
+	s.tokenNumUses = o.TokenNumUses
+	switch {
+	case o.TokenMaxTTL < 0 || o.TokenPeriod < 0 || o.TokenNumUses < 0 || o.SecretIDTTL < 0:
+		return nil, errors.New("fakevault: negative token or secret_id setting")
+	case s.tokenPeriod > 0:
+		s.tokenTTL = s.tokenPeriod // a periodic token starts with its period
+	}
 	switch {
 	case s.tokenTTL < 0:
 		return nil, fmt.Errorf("fakevault: negative TokenTTL %v", o.TokenTTL)
@@ -156,6 +193,9 @@ func Start(o Options) (*Server, error) {
 		s.tokenTTL = time.Hour
 	case s.tokenTTL > defaultMaxTTL:
 		s.tokenTTL = defaultMaxTTL // Vault caps token TTLs at the max TTL
+	}
+	if s.tokenMaxTTL > 0 && s.tokenTTL > s.tokenMaxTTL {
+		s.tokenTTL = s.tokenMaxTTL
 	}
 	if o.Policy != nil {
 		p, err := parsePolicy(o.Policy)
@@ -306,6 +346,36 @@ func (s *Server) WriteFiles(dir string) (caFile, secretFile string, err error) {
 		return "", "", fmt.Errorf("fakevault: %w", err)
 	}
 	return caFile, secretFile, nil
+}
+
+// Logins is how many AppRole logins succeeded.
+func (s *Server) Logins() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.logins
+}
+
+// NewSecretID issues a new AppRole secret_id, as 'vault write -f
+// auth/approle/role/ROLE/secret-id' does, and returns it; the old one no
+// longer logs in.
+func (s *Server) NewSecretID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.secretID, s.secretIssued = newUUID(), time.Now()
+	return s.secretID
+}
+
+// RevokeTokens revokes every token the AppRole logins issued, as an
+// admin's 'vault token revoke -mode=path auth/approle/login' does; the
+// root token stays.
+func (s *Server) RevokeTokens() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, t := range s.tokens {
+		if t.path == "auth/approle/login" {
+			delete(s.tokens, id)
+		}
+	}
 }
 
 // RoleID returns the AppRole role_id accepted at auth/approle/login.

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -455,6 +456,94 @@ func TestTokenExpiry(t *testing.T) {
 			t.Fatal("token still valid 5s after a 1s TTL")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestTokenLifetimes checks the role's token settings as Vault applies
+// them: renewals extend the TTL up to the max TTL counted from the issue
+// time; a periodic token gets its period again at every renewal; a token
+// with a use limit is revoked by the request that uses it up.
+func TestTokenLifetimes(t *testing.T) {
+	t.Run("max TTL", func(t *testing.T) {
+		s := start(t, Options{TokenTTL: 3 * time.Second, TokenMaxTTL: 4 * time.Second})
+		c := login(t, s)
+		r, err := c.Auth().Token().RenewSelf(0)
+		if err != nil || r.Auth.LeaseDuration != 3 {
+			t.Fatalf("first renewal: %+v, %v; want a TTL of 3s", r, err)
+		}
+		// Vault counts in whole seconds from the truncated issue time: 2 s
+		// on, at most 2 s of the max TTL are left.
+		time.Sleep(2 * time.Second)
+		r, err = c.Auth().Token().RenewSelf(0)
+		if err != nil || r.Auth.LeaseDuration < 1 || r.Auth.LeaseDuration > 2 {
+			t.Fatalf("renewal 2s before the max TTL: %+v, %v; want 1 or 2 s granted, not the TTL", r.Auth, err)
+		}
+		time.Sleep(2100 * time.Millisecond)
+		_, err = c.Auth().Token().LookupSelf()
+		responseError(t, err, 403, "permission denied")
+	})
+	t.Run("period", func(t *testing.T) {
+		s := start(t, Options{TokenPeriod: time.Second})
+		c := login(t, s)
+		for range 3 { // 2.4s in all: past any first TTL
+			time.Sleep(800 * time.Millisecond)
+			r, err := c.Auth().Token().RenewSelf(3600)
+			if err != nil || r.Auth.LeaseDuration != 1 {
+				t.Fatalf("renewal of a periodic token: %+v, %v; want the period, 1s", r, err)
+			}
+		}
+		d, err := c.Auth().Token().LookupSelf()
+		if err != nil || fmt.Sprint(d.Data["period"]) != "1" {
+			t.Errorf("lookup-self of a periodic token: %v, %v", d, err)
+		}
+	})
+	t.Run("revoked", func(t *testing.T) {
+		s := start(t, Options{})
+		c := login(t, s)
+		root := client(t, s, s.RootToken())
+		s.RevokeTokens()
+		_, err := c.Auth().Token().LookupSelf()
+		responseError(t, err, 403, "permission denied")
+		if _, err := root.Auth().Token().LookupSelf(); err != nil {
+			t.Errorf("RevokeTokens revoked the root token: %v", err)
+		}
+	})
+	t.Run("num uses", func(t *testing.T) {
+		s := start(t, Options{TokenNumUses: 2})
+		c := login(t, s)
+		d, err := c.Auth().Token().LookupSelf() // use 1 of 2
+		if err != nil || fmt.Sprint(d.Data["num_uses"]) != "1" {
+			t.Fatalf("lookup-self: %v, %v; want 1 use left", d, err)
+		}
+		if _, err := c.Auth().Token().LookupSelf(); err != nil { // the last use
+			t.Fatal(err)
+		}
+		_, err = c.Auth().Token().LookupSelf()
+		responseError(t, err, 403, "permission denied")
+	})
+}
+
+// TestSecretIDs: a secret_id stops logging in after its TTL; a new one
+// logs in and the old one does not; Logins counts the logins.
+func TestSecretIDs(t *testing.T) {
+	s := start(t, Options{SecretIDTTL: time.Second})
+	c := client(t, s, "")
+	creds := func(secret string) map[string]any { return map[string]any{"role_id": s.RoleID(), "secret_id": secret} }
+	old := s.SecretID()
+	if _, err := c.Logical().Write("auth/approle/login", creds(old)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	_, err := c.Logical().Write("auth/approle/login", creds(old))
+	responseError(t, err, 400, "invalid role or secret ID")
+	fresh := s.NewSecretID()
+	if _, err := c.Logical().Write("auth/approle/login", creds(fresh)); err != nil {
+		t.Fatalf("login with a new secret_id: %v", err)
+	}
+	_, err = c.Logical().Write("auth/approle/login", creds(old))
+	responseError(t, err, 400, "invalid role or secret ID")
+	if got := s.Logins(); got != 2 {
+		t.Errorf("Logins: %d, want 2", got)
 	}
 }
 

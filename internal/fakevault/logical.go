@@ -94,6 +94,8 @@ type token struct {
 	expires      time.Time // zero: never
 	lastRenewal  time.Time
 	renewable    bool
+	period       time.Duration // periodic token: each renewal sets this TTL
+	usesLeft     int           // requests left (token_num_uses); 0: no limit, -1: used up
 	meta         map[string]string
 	path         string
 	displayName  string
@@ -349,6 +351,14 @@ func (s *Server) handle(req *request) reply {
 	if tok == nil {
 		return errReply(http.StatusForbidden, errPermissionDenied)
 	}
+	if tok.usesLeft > 0 {
+		// Vault serves the request that uses a token up, then revokes
+		// it; meanwhile the token shows num_uses -1 (revocation pending).
+		if tok.usesLeft--; tok.usesLeft == 0 {
+			tok.usesLeft = -1
+			delete(s.tokens, tok.id)
+		}
+	}
 	m := req.ns.match(req.path)
 	if req.op == opUpdate && m != nil && m.kv != nil {
 		if exists, checked := m.kv.exists(m.sub(req.path)); checked && !exists {
@@ -406,7 +416,8 @@ func (s *Server) login(req *request) reply {
 	if secretID == "" {
 		return errReply(http.StatusBadRequest, "missing secret_id")
 	}
-	if secretID != s.secretID {
+	expired := s.secretIDTTL > 0 && !now.Before(s.secretIssued.Add(s.secretIDTTL))
+	if secretID != s.secretID || expired {
 		if lo == nil {
 			lo = &lockout{}
 			s.lockouts[roleID] = lo
@@ -417,6 +428,7 @@ func (s *Server) login(req *request) reply {
 	}
 	delete(s.lockouts, roleID)
 
+	s.logins++
 	id := "hvs." + randomBase62(24)
 	if req.ns.path != "" {
 		id += "." + req.ns.id // namespaced tokens carry the namespace ID
@@ -430,6 +442,8 @@ func (s *Server) login(req *request) reply {
 		issued:      now,
 		expires:     now.Add(s.tokenTTL),
 		renewable:   true,
+		period:      s.tokenPeriod,
+		usesLeft:    s.tokenNumUses,
 		meta:        map[string]string{"role_name": roleName},
 		path:        "auth/approle/login",
 		displayName: "approle",
@@ -503,7 +517,7 @@ func (s *Server) lookupData(t *token) map[string]any {
 		"id":               t.id,
 		"issue_time":       t.issued.Format(time.RFC3339Nano),
 		"meta":             t.meta,
-		"num_uses":         0,
+		"num_uses":         t.usesLeft,
 		"orphan":           true,
 		"path":             t.path,
 		"policies":         t.policies,
@@ -514,6 +528,9 @@ func (s *Server) lookupData(t *token) map[string]any {
 	if !t.expires.IsZero() {
 		d["expire_time"] = t.expires.Format(time.RFC3339Nano)
 		d["ttl"] = int(t.expires.Sub(now) / time.Second)
+	}
+	if t.period > 0 {
+		d["period"] = int(t.period / time.Second)
 	}
 	if !t.lastRenewal.IsZero() {
 		d["last_renewal"] = t.lastRenewal.Format(time.RFC3339Nano)
@@ -526,8 +543,10 @@ func (s *Server) lookupData(t *token) map[string]any {
 }
 
 // renew is auth/token/renew-self: the new TTL is the increment, or the
-// role's token TTL without one, capped by the max TTL counted from the
-// token's issue time.
+// role's token TTL without one (a periodic token's period, whatever the
+// increment), capped by the max TTL counted from the token's issue time:
+// the role's token_max_ttl, else the system's (a periodic token has only
+// the role's).
 func (s *Server) renew(req *request, t *token) reply {
 	if !t.renewable || t.expires.IsZero() {
 		return errReply(http.StatusBadRequest, "lease is not renewable")
@@ -540,8 +559,15 @@ func (s *Server) renew(req *request, t *token) reply {
 	if incr > 0 {
 		ttl = incr
 	}
+	maxTTL := s.tokenMaxTTL
+	if t.period > 0 {
+		ttl = t.period
+	} else if maxTTL == 0 {
+		maxTTL = defaultMaxTTL
+	}
+	// Vault counts whole seconds: it truncates now and the issue time.
 	now := time.Now()
-	if left := t.issued.Add(defaultMaxTTL).Sub(now); ttl > left {
+	if left := t.issued.Truncate(time.Second).Add(maxTTL).Sub(now.Truncate(time.Second)); maxTTL > 0 && ttl > left {
 		ttl = left
 	}
 	t.expires = now.Add(ttl)

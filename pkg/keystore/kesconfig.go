@@ -79,7 +79,11 @@ func (k *kesConfigKind) Open(_ context.Context, ks *labdir.Keystore, env Env) (S
 	if err != nil {
 		return nil, err
 	}
-	return &kesConfigStore{file: f, where: k.Where(env.Layout, *ks), step: env.Step}, nil
+	s := &kesConfigStore{file: f, where: k.Where(env.Layout, *ks), step: env.Step}
+	if f.vault != nil {
+		s.vault = &vaultStore{cfg: f.vault, where: s.where, env: env}
+	}
+	return s, nil
 }
 
 // kesConfigStore is the keystore of a KES configuration file.
@@ -87,6 +91,8 @@ type kesConfigStore struct {
 	file  *kesFile
 	where string
 	step  func(format string, args ...any)
+	// vault runs a vault keystore as --kms vault does, and reports on it.
+	vault *vaultStore
 }
 
 // Connect connects to the file's keystore for as long as KES keeps it
@@ -96,6 +102,9 @@ func (s *kesConfigStore) Connect(ctx context.Context) (kes.KeyStore, error) {
 	s.step("KES takes its keystore, cache and keys from %s; replaced by sselab:", f.path)
 	for _, o := range f.Overridden {
 		s.step("  %s", o)
+	}
+	if s.vault != nil {
+		return s.vault.Connect(ctx)
 	}
 	ks, err := f.connect(ctx)
 	if err != nil {
@@ -125,9 +134,14 @@ func (s *kesConfigStore) Summary() labdir.Summary {
 	return sum
 }
 
-// Health reports the keystore fine: whether KES reaches it shows in KES's
-// own status.
-func (s *kesConfigStore) Health(context.Context) labdir.KeystoreHealth {
+// Health reports a vault keystore as --kms vault does; any other fine:
+// whether KES reaches it shows in KES's own status.
+func (s *kesConfigStore) Health(ctx context.Context) labdir.KeystoreHealth {
+	if s.vault != nil {
+		h := s.vault.Health(ctx)
+		h.Kind = KindKESConfig
+		return h
+	}
 	return labdir.KeystoreHealth{Kind: KindKESConfig, Where: s.where, OK: true}
 }
 
@@ -142,8 +156,10 @@ type kesFile struct {
 	Replaced   []string
 	cache      *kes.CacheConfig // nil: the file has none
 	keys       []string
-	// connect reaches the file's keystore.
+	// connect reaches the file's keystore; for a vault keystore, vault
+	// holds its settings instead.
 	connect func(context.Context) (kes.KeyStore, error)
+	vault   *vault.Config
 }
 
 // kesYAML is what sselab reads of a KES server configuration, in KES
@@ -307,7 +323,7 @@ func readKESFile(path string) (*kesFile, error) {
 		if err != nil {
 			return nil, fmt.Errorf("keystore: --kes-config %s: %w", path, err)
 		}
-		f.connect = func(ctx context.Context) (kes.KeyStore, error) { return vault.Connect(ctx, cfg) }
+		f.vault = cfg
 	case cloudKeyStore != nil:
 		if f.connect, err = cloudKeyStore(path, rewritten, mapLines(rewritten, doc).explain); err != nil {
 			return nil, err

@@ -39,7 +39,8 @@ var VaultCache = kes.CacheConfig{
 const vaultWatchEvery = 2 * time.Second
 
 // vaultKind keeps the keys in a KV engine of HashiCorp Vault or OpenBao,
-// through KES's own Vault keystore, as the manual procedure does.
+// through vault.KeyStore, which stores them exactly as KES's own Vault
+// keystore does and keeps its token alive for any token lifetime.
 type vaultKind struct {
 	flags vault.Config
 	// approle and k8s collect their flags; a login is given when any of
@@ -173,7 +174,42 @@ func (k *vaultKind) Open(ctx context.Context, ks *labdir.Keystore, env Env) (Sto
 	for _, n := range report.Notes {
 		fmt.Fprintln(env.Log, "sselab: note:", n)
 	}
+	if w := tokenWarning(report.Token); w != "" {
+		fmt.Fprintln(env.Log, "sselab: warning:", w)
+	}
 	return &vaultStore{cfg: v, where: k.Where(env.Layout, *ks), env: env}, nil
+}
+
+// tokenWarning says what a token lifetime shorter than the outage KES's
+// cache rides out (VaultCache.ExpiryOffline) means; "" if it is not.
+// The lab renews and replaces its tokens itself: what a short lifetime
+// risks is a login that no longer works when Vault is back.
+func tokenWarning(t vault.TokenInfo) string {
+	if t.TTL == 0 || t.TTL >= VaultCache.ExpiryOffline {
+		return ""
+	}
+	life := "not renewable"
+	switch l := t.Lifetime(); {
+	case t.Renewable && l > 0:
+		life = "renewable up to " + shortDuration(l) + ", the max TTL"
+	case t.Renewable:
+		life = "renewable for ever"
+	}
+	outage, ttl := shortDuration(VaultCache.ExpiryOffline), shortDuration(t.TTL)
+	return fmt.Sprintf("the login's Vault tokens live %s (%s). KES serves cached keys through a Vault outage of up to %s, but a token expires in an outage longer than %s, and the lab must then log in again when Vault is back: keep the secret_id valid (secret_id_ttl, secret_id_num_uses), or give the role token_ttl=%s or more",
+		ttl, life, outage, ttl, outage)
+}
+
+// shortDuration writes d without zero minutes and seconds: 1h, not 1h0m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
 }
 
 // vaultSecret finds the AppRole secret_id: the --vault-approle-secret-file,
@@ -235,21 +271,28 @@ type vaultStore struct {
 	env   Env
 
 	mu    sync.Mutex
-	watch *vault.Watcher // nil until Connect
+	watch *vault.Watcher  // nil until Connect
+	keys  *vault.KeyStore // nil until Connect
 }
 
 // Connect logs in to Vault (vault.Connect). The keystore watches the
 // seal state and keeps its token alive until KES closes it, for the
 // lab's lifetime, not ctx's.
 func (s *vaultStore) Connect(ctx context.Context) (kes.KeyStore, error) {
-	ks, err := vault.Connect(ctx, s.cfg)
+	if s.cfg.AppRole != nil {
+		s.cfg.SecretFile = s.env.Layout.VaultSecretFile()
+	}
+	logf := func(format string, args ...any) {
+		fmt.Fprintf(s.env.Log, time.Now().Format(time.DateTime)+" "+format+"\n", args...)
+	}
+	ks, err := vault.Connect(ctx, s.cfg, logf)
 	if err != nil {
 		return nil, fmt.Errorf("keystore: KES cannot use Vault at %s: %w", s.cfg.Endpoint, err)
 	}
 	s.env.Step("KES keeps its keys in Vault: %s", s.cfg.Where())
 	w := vault.Watch(s.cfg, vaultWatchEvery, s.logChange)
 	s.mu.Lock()
-	s.watch = w
+	s.watch, s.keys = w, ks
 	s.mu.Unlock()
 	return &closeHook{KeyStore: ks, close: w.Stop}, nil
 }
@@ -284,16 +327,20 @@ func (s *vaultStore) Keep() error {
 	return fsutil.WriteFile(l.VaultSecretFile(), []byte(s.cfg.AppRole.Secret+"\n"), fsutil.PrivatePerm)
 }
 
-// Health asks Vault now; the last error the watch saw while the lab ran
+// Health asks Vault now and adds how the keystore's login stands: a
+// failing login fails the check. The last error seen while the lab ran
 // stays in the report after Vault recovered.
 func (s *vaultStore) Health(ctx context.Context) labdir.KeystoreHealth {
 	h := vault.Check(ctx, s.cfg)
 	s.mu.Lock()
-	w := s.watch
+	w, keys := s.watch, s.keys
 	s.mu.Unlock()
 	if w != nil {
 		last := w.Health()
 		h.LastError, h.LastErrorAt = last.LastError, last.LastErrorAt
+	}
+	if keys != nil {
+		h = h.WithAuth(keys.Auth())
 	}
 	return labdir.KeystoreHealth{
 		Kind: KindVault, Where: s.where, OK: h.OK(), State: h.State(),

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sselab/sselab/internal/fsutil"
 	"github.com/sselab/sselab/internal/testtools"
@@ -76,5 +77,31 @@ func TestSaveVaultSecret(t *testing.T) {
 	}
 	if testtools.Exists(t, layout.VaultSecretFile()) {
 		t.Error("the secret stays after going back to the fs keystore")
+	}
+}
+
+// TestTokenWarning: tokens that live less than the outage KES's cache
+// rides out get a warning that names the settings; longer ones none.
+func TestTokenWarning(t *testing.T) {
+	for _, tc := range []struct {
+		token vault.TokenInfo
+		want  []string // nil: no warning
+	}{
+		{vault.TokenInfo{TTL: 40 * time.Second, MaxTTL: 90 * time.Second, Renewable: true},
+			[]string{"live 40s (renewable up to 1m30s, the max TTL)", "up to 1h", "secret_id_ttl", "token_ttl=1h or more"}},
+		{vault.TokenInfo{TTL: time.Minute, Period: time.Minute, Renewable: true}, []string{"live 1m (renewable for ever)"}},
+		{vault.TokenInfo{TTL: 10 * time.Minute}, []string{"live 10m (not renewable)"}},
+		{vault.TokenInfo{TTL: time.Hour, MaxTTL: 24 * time.Hour, Renewable: true}, nil},
+		{vault.TokenInfo{}, nil}, // the token may not look itself up
+	} {
+		got := tokenWarning(tc.token)
+		if (got == "") != (tc.want == nil) {
+			t.Errorf("%+v: warning %q, want one: %v", tc.token, got, tc.want != nil)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("%+v: warning %q lacks %q", tc.token, got, w)
+			}
+		}
 	}
 }

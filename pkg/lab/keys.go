@@ -87,12 +87,9 @@ func keyMaterial(b []byte) ([]byte, error) {
 // is accepted as in mc and kes patterns).
 func (h *Handle) ListKeys(ctx context.Context, prefix string) ([]KeyInfo, error) {
 	prefix = strings.TrimSuffix(prefix, "*")
-	pattern := prefix
-	if pattern == "" {
-		pattern = "*" // KES v0.24.0 lists everything for "*" and refuses ""
-	}
-	// KES v0.24.0 returns every match in one answer.
-	names, _, err := h.KES().ListKeys(ctx, pattern, -1)
+	// KES v0.24.0 lists everything for "*" and refuses any other pattern
+	// ("key-" included), all in one answer: the prefix is applied here.
+	names, _, err := h.KES().ListKeys(ctx, "*", -1)
 	if err != nil {
 		return nil, fmt.Errorf("lab: list keys: %w", err)
 	}

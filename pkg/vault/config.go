@@ -1,7 +1,9 @@
 // Package vault puts HashiCorp Vault or OpenBao behind the lab's KES: it
-// keeps the lab's keys in Vault as KES's own Vault keystore does (Connect),
-// checks before anything starts that Vault can hold the lab's keys, and
-// watches Vault's seal state while the lab runs.
+// keeps the lab's keys in Vault as KES's own Vault keystore does, with a
+// token that stays valid through renewals and max TTLs (Connect); checks
+// before anything starts that Vault can hold the lab's keys and that its
+// tokens suit KES (Preflight); and watches Vault's seal state while the
+// lab runs.
 //
 // KES stores each key as one entry of a KV secrets engine: with KV v1 at
 // ENGINE/PREFIX/NAME, with KV v2 at ENGINE/data/PREFIX/NAME (listed
@@ -66,6 +68,11 @@ type Config struct {
 	AppRole *AppRole `json:"approle,omitempty"`
 	// Kubernetes logs in with a service account token.
 	Kubernetes *Kubernetes `json:"kubernetes,omitempty"`
+
+	// SecretFile, if set, holds the AppRole secret_id: the keystore reads
+	// it at every login, so that a new secret_id written there is taken
+	// without a restart.
+	SecretFile string `json:"-"`
 
 	// StatusPing is how often KES asks Vault whether it is sealed.
 	StatusPing time.Duration `json:"-"`

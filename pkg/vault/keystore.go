@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"path"
 	"strings"
@@ -26,96 +25,66 @@ var errSealed = errors.New("vault: Vault is sealed")
 // opTimeout bounds one request of the keystore to Vault.
 const opTimeout = 15 * time.Second
 
-// Login retries back off from loginRetryMin to loginRetryMax.
-const (
-	loginRetryMin = time.Second
-	loginRetryMax = 30 * time.Second
-)
-
 // KeyStore keeps KES's keys in a KV secrets engine of Vault or OpenBao,
 // exactly as 'kes server' does with a 'keystore: vault:' section: key NAME
 // is the entry ENGINE/PREFIX/NAME (KV v1) or ENGINE/data/PREFIX/NAME (KV
 // v2, created with check-and-set 0 so that it is never overwritten)
 // holding {NAME: value}. Labs and 'kes server' can share the keys.
 //
-// While open it keeps its Vault token alive: it renews it at two thirds of
-// its lifetime, and logs in again (at once, then backing off up to 30 s)
-// when the token can no longer be renewed, because its max TTL is near or
-// renewal failed. Every StatusPing it asks Vault whether it is sealed;
-// while it is, Create, Get, Delete and List fail at once and KES serves
-// the keys it has cached.
+// While open it keeps its Vault token alive with hashicorp/vault/api's
+// lifetime watcher: it renews the token at about two thirds of its TTL,
+// and logs in again before the token lapses: when its max TTL is near,
+// when renewal failed, or when Vault refused it (a 403 for a token that
+// can no longer look itself up). A login that does not reach Vault is
+// retried, backing off from 1 s to 30 s; a refused one waits for a new
+// secret_id in Config.SecretFile, or 5 minutes. Auth reports how it
+// stands. Every StatusPing it asks Vault whether it is sealed; while it
+// is, Create, Get, Delete and List fail at once and KES serves the keys
+// it has cached.
 type KeyStore struct {
 	cfg    *Config
 	client *vaultapi.Client
+	logf   func(format string, args ...any)
 	sealed atomic.Bool
+
+	mu         sync.Mutex
+	auth       Auth
+	secret     string        // the AppRole secret_id in use
+	fileSecret string        // what the secret file held when last read
+	loginFails bool          // the last login failed: auth.Error says why
+	relogin    chan struct{} // Vault refused the token: log in again now
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
 
 // Connect logs in to Vault and returns the keystore. The token is kept
-// alive until Close, whatever becomes of ctx once Connect returned.
-func Connect(ctx context.Context, c *Config) (*KeyStore, error) {
+// alive until Close, whatever becomes of ctx once Connect returned. logf,
+// if set, hears when the login starts or stops working.
+func Connect(ctx context.Context, c *Config, logf func(format string, args ...any)) (*KeyStore, error) {
 	client, err := newClient(c, opTimeout)
 	if err != nil {
 		return nil, err
 	}
-	secret, err := login(ctx, c, client)
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	s := &KeyStore{cfg: c, client: client, logf: logf, relogin: make(chan struct{}, 1)}
+	s.auth.Method = "kubernetes"
+	if c.AppRole != nil {
+		// The secret given wins over what the file held before: the file
+		// counts only once it changes.
+		s.auth.Method, s.secret, s.fileSecret = "approle", c.AppRole.Secret, readSecretFile(c.SecretFile)
+	}
+	secret, err := s.login(ctx)
 	if err != nil {
 		return nil, err
 	}
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s := &KeyStore{cfg: c, client: client, cancel: cancel}
+	s.cancel = cancel
 	s.wg.Go(func() { s.keepToken(bg, secret) })
 	s.wg.Go(func() { s.watchSeal(bg) })
 	return s, nil
-}
-
-// keepToken renews the token of secret while it can and logs in again
-// when it cannot, until ctx ends.
-func (s *KeyStore) keepToken(ctx context.Context, secret *vaultapi.Secret) {
-	for {
-		if secret.Auth.LeaseDuration <= 0 {
-			return // a token without a TTL does not expire
-		}
-		watcher, err := s.client.NewLifetimeWatcher(&vaultapi.LifetimeWatcherInput{Secret: secret})
-		if err != nil {
-			return
-		}
-		go watcher.Start()
-		select {
-		case <-ctx.Done():
-			watcher.Stop()
-			return
-		case <-watcher.DoneCh():
-			// Renewal is over: the max TTL is near, or Vault refused.
-		}
-		watcher.Stop()
-		if secret = s.relogin(ctx); secret == nil {
-			return
-		}
-	}
-}
-
-// relogin logs in until it works or ctx ends (nil), and makes the new
-// token the one every request uses.
-func (s *KeyStore) relogin(ctx context.Context) *vaultapi.Secret {
-	wait := loginRetryMin
-	for {
-		lctx, cancel := context.WithTimeout(ctx, opTimeout)
-		secret, err := login(lctx, s.cfg, s.client)
-		cancel()
-		if err == nil {
-			return secret
-		}
-		// Jitter, so that labs sharing a Vault do not log in together.
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(wait/2 + rand.N(wait/2)):
-		}
-		wait = min(2*wait, loginRetryMax)
-	}
 }
 
 // watchSeal asks Vault every StatusPing whether it is sealed, until ctx
@@ -177,6 +146,7 @@ func (s *KeyStore) Create(ctx context.Context, name string, value []byte) error 
 	}
 	location := s.entry(name)
 	existing, err := s.client.Logical().ReadWithContext(ctx, location)
+	s.checkToken(err)
 	if err != nil {
 		return fmt.Errorf("vault: create %s: %w", location, err)
 	}
@@ -197,6 +167,7 @@ func (s *KeyStore) Create(ctx context.Context, name string, value []byte) error 
 		body = map[string]any{"options": map[string]any{"cas": 0}, "data": body}
 	}
 	_, err = s.client.Logical().WriteWithContext(ctx, location, body)
+	s.checkToken(err)
 	var respErr *vaultapi.ResponseError
 	if errors.As(err, &respErr) && respErr.StatusCode == http.StatusBadRequest && strings.Contains(strings.Join(respErr.Errors, " "), "check-and-set") {
 		return kesapi.ErrKeyExists
@@ -222,6 +193,9 @@ func (s *KeyStore) Get(ctx context.Context, name string) ([]byte, error) {
 		entry, err = s.client.KVv2(s.cfg.Engine).GetVersion(ctx, location, 1)
 	} else {
 		entry, err = s.client.KVv1(s.cfg.Engine).Get(ctx, location)
+	}
+	if !errors.Is(err, vaultapi.ErrSecretNotFound) {
+		s.checkToken(err)
 	}
 	switch {
 	case errors.Is(err, vaultapi.ErrSecretNotFound) || (err == nil && entry == nil):
@@ -251,6 +225,7 @@ func (s *KeyStore) Delete(ctx context.Context, name string) error {
 	} else {
 		err = s.client.KVv1(s.cfg.Engine).Delete(ctx, location)
 	}
+	s.checkToken(err)
 	if err != nil {
 		return fmt.Errorf("vault: delete %s/%s: %w", s.cfg.Engine, location, err)
 	}
@@ -267,6 +242,7 @@ func (s *KeyStore) List(ctx context.Context, prefix string, n int) ([]string, st
 		location = path.Join(s.cfg.Engine, "metadata", s.cfg.Prefix)
 	}
 	secret, err := s.client.Logical().ListWithContext(ctx, location)
+	s.checkToken(err)
 	if err != nil {
 		return nil, "", fmt.Errorf("vault: list %s: %w", location, err)
 	}

@@ -3,8 +3,12 @@ package vault
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -43,7 +47,7 @@ func TestKeyStoreSameEntriesAsKES(t *testing.T) {
 			if _, err := Preflight(ctx(t), c); err != nil {
 				t.Fatal(err)
 			}
-			ours, err := Connect(ctx(t), c)
+			ours, err := Connect(ctx(t), c, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -85,25 +89,26 @@ func TestKeyStoreSameEntriesAsKES(t *testing.T) {
 	}
 }
 
+// kvVault starts a fake Vault with a KV v2 engine and returns it with a
+// Config that uses it.
+func kvVault(t *testing.T, o fakevault.Options) (*fakevault.Server, *Config) {
+	t.Helper()
+	o.Mounts = map[string]int{"kv": 2}
+	v, c := startVault(t, o)
+	c.KVVersion = KVv2
+	return v, c
+}
+
 // storeWithKey starts a fake Vault with a KV v2 engine, connects a
 // KeyStore that asks for the seal state every ping (default if 0), and
 // creates the key "k" with the value "v". The store closes with the test.
 func storeWithKey(t *testing.T, o fakevault.Options, ping time.Duration) (*fakevault.Server, *KeyStore) {
 	t.Helper()
-	o.Mounts = map[string]int{"kv": 2}
-	v, c := startVault(t, o)
-	c.KVVersion = KVv2
+	v, c := kvVault(t, o)
 	if ping > 0 {
 		c.StatusPing = ping
 	}
-	s, err := Connect(ctx(t), c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if err := s.Create(ctx(t), "k", []byte("v")); err != nil {
-		t.Fatal(err)
-	}
+	s, _ := connect(t, c)
 	return v, s
 }
 
@@ -156,5 +161,193 @@ func TestKeyStoreOutlivesItsToken(t *testing.T) {
 	}
 	if renewals < 2 {
 		t.Errorf("%d token renewals in 6s of 2s tokens, want at least 2", renewals)
+	}
+}
+
+// logged collects what a KeyStore says in the lab's log.
+type logged struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logged) logf(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, fmt.Sprintf(format, args...))
+}
+
+// has reports whether a line holds every one of subs.
+func (l *logged) has(subs ...string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, line := range l.lines {
+		if !slices.ContainsFunc(subs, func(s string) bool { return !strings.Contains(line, s) }) {
+			return true
+		}
+	}
+	return false
+}
+
+// connect connects a KeyStore with c, logging to a logged, and
+// creates the key "k" with the value "v".
+func connect(t *testing.T, c *Config) (*KeyStore, *logged) {
+	t.Helper()
+	log := &logged{}
+	s, err := Connect(ctx(t), c, log.logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Create(ctx(t), "k", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	return s, log
+}
+
+// eventually polls cond every 50 ms for up to d and fails with what if
+// it never holds.
+func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for end := time.Now().Add(d); !cond(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("after %s: %s", d, what)
+		}
+	}
+}
+
+// TestKeyStoreAcrossMaxTTL uses the keystore every 100 ms for 12 s with
+// tokens that live 2 s and can be renewed up to 5 s: no request fails,
+// and it logs in again only when a token's max TTL runs out.
+func TestKeyStoreAcrossMaxTTL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes 12 seconds")
+	}
+	const maxTTL, span = 5 * time.Second, 12 * time.Second
+	v, c := kvVault(t, fakevault.Options{TokenTTL: 2 * time.Second, TokenMaxTTL: maxTTL})
+	s, log := connect(t, c)
+	start := time.Now()
+	for time.Since(start) < span {
+		if got, err := s.Get(ctx(t), "k"); err != nil || string(got) != "v" {
+			t.Fatalf("Get %s in: %q, %v", time.Since(start).Round(time.Millisecond), got, err)
+		}
+		if _, _, err := s.List(ctx(t), "", 0); err != nil {
+			t.Fatalf("List %s in: %v", time.Since(start).Round(time.Millisecond), err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	a := s.Auth()
+	// One login at Connect, then one per max TTL: 3 in 12 s.
+	if most := 1 + int(span/maxTTL); v.Logins() < 2 || v.Logins() > most {
+		t.Errorf("%d logins in %s of tokens with a max TTL of %s; want 2 to %d", v.Logins(), span, maxTTL, most)
+	}
+	if a.Logins != v.Logins() || a.Method != "approle" || a.Error != "" || a.LastRenewal.IsZero() || !a.Expires.After(time.Now()) {
+		t.Errorf("Auth = %+v; want %d logins, a renewal, a token not expired, no error", a, v.Logins())
+	}
+	if len(log.lines) > 0 {
+		t.Errorf("the keystore logged %q while its login worked", log.lines)
+	}
+}
+
+// TestKeyStoreRevokedToken: when Vault refuses the token (an admin
+// revoked it), the keystore says so, logs in again at once and works.
+func TestKeyStoreRevokedToken(t *testing.T) {
+	v, c := kvVault(t, fakevault.Options{})
+	s, log := connect(t, c)
+	v.RevokeTokens()
+	if _, err := s.Get(ctx(t), "k"); err == nil {
+		t.Fatal("Get with a revoked token worked")
+	}
+	if a := s.Auth(); !strings.Contains(a.Error, "permission denied") {
+		t.Errorf("Auth().Error after a 403 = %q, want permission denied", a.Error)
+	}
+	eventually(t, 5*time.Second, "Get still fails after the token was revoked", func() bool {
+		got, err := s.Get(ctx(t), "k")
+		return err == nil && string(got) == "v"
+	})
+	a := s.Auth()
+	if a.Error != "" || a.Logins != 2 || !strings.Contains(a.LastError, "permission denied") || a.LastErrorAt.IsZero() {
+		t.Errorf("Auth after the new login = %+v; want no error, 2 logins, the 403 as last error", a)
+	}
+	if !log.has("refuses the lab's token") || !log.has("works again") {
+		t.Errorf("log %q; want the refusal and the recovery", log.lines)
+	}
+}
+
+// TestKeyStoreSecretIDExpires: when the secret_id has expired the login
+// at the max TTL fails; Auth and the log say how to issue a new one, and
+// the keystore takes the new one from the secret file.
+func TestKeyStoreSecretIDExpires(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes 8 seconds")
+	}
+	v, c := kvVault(t, fakevault.Options{TokenTTL: 2 * time.Second, TokenMaxTTL: 3 * time.Second, SecretIDTTL: 2 * time.Second})
+	c.SecretFile = filepath.Join(t.TempDir(), "secret-id")
+	if err := os.WriteFile(c.SecretFile, []byte(c.AppRole.Secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, log := connect(t, c)
+	eventually(t, 6*time.Second, "no login failure after the secret_id expired", func() bool { return s.Auth().Error != "" })
+	a := s.Auth()
+	for _, want := range []string{"refused the AppRole login", "secret_id_ttl", "vault write -f -field=secret_id auth/approle/role/ROLE/secret-id", c.SecretFile} {
+		if !strings.Contains(a.Error, want) {
+			t.Errorf("Auth().Error = %q; want it to hold %q", a.Error, want)
+		}
+	}
+	if !log.has("secret_id_ttl", c.SecretFile) {
+		t.Errorf("log %q; want the failed login and what to do", log.lines)
+	}
+	if err := os.WriteFile(c.SecretFile, []byte(v.NewSecretID()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "the keystore did not log in with the new secret_id", func() bool { return s.Auth().Error == "" })
+	if got, err := s.Get(ctx(t), "k"); err != nil || string(got) != "v" {
+		t.Errorf("Get with the new secret_id: %q, %v", got, err)
+	}
+	if !log.has("works again") {
+		t.Errorf("log %q; want the recovery", log.lines)
+	}
+}
+
+// TestKeyStoreUnreachableAtRenewal: Vault goes away until the token has
+// expired. Auth says Vault cannot be reached (not "permission denied"),
+// and once Vault is back the keystore logs in again by itself.
+func TestKeyStoreUnreachableAtRenewal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes 6 seconds")
+	}
+	v, c := kvVault(t, fakevault.Options{TokenTTL: 2 * time.Second})
+	s, _ := connect(t, c)
+	v.SetDown(true)
+	eventually(t, 6*time.Second, "no login failure while Vault was down past the token's TTL", func() bool { return s.Auth().Error != "" })
+	h := Check(ctx(t), c).WithAuth(s.Auth())
+	if h.State() != "unreachable" || !strings.Contains(h.Error, "cannot reach Vault") || strings.Contains(s.Auth().Error, "permission denied") {
+		t.Errorf("while down: state %q, error %q, auth error %q; want unreachable", h.State(), h.Error, s.Auth().Error)
+	}
+	v.SetDown(false)
+	eventually(t, 10*time.Second, "the keystore did not log in again once Vault was back", func() bool { return s.Auth().Error == "" })
+	if got, err := s.Get(ctx(t), "k"); err != nil || string(got) != "v" {
+		t.Errorf("Get once Vault was back: %q, %v", got, err)
+	}
+	if h := Check(ctx(t), c).WithAuth(s.Auth()); !h.OK() || h.State() != "unsealed" {
+		t.Errorf("once back: %+v", h)
+	}
+}
+
+// TestKeyStorePolicyDenies: a 403 for a token that is still valid is the
+// policy's doing: the keystore says so and does not log in again.
+func TestKeyStorePolicyDenies(t *testing.T) {
+	v, c := kvVault(t, fakevault.Options{})
+	s, _ := connect(t, c)
+	v.Deny("/v1/kv/data/lab/", 403)
+	if _, err := s.Get(ctx(t), "k"); err == nil {
+		t.Fatal("Get worked against a policy that denies it")
+	}
+	eventually(t, 5*time.Second, "Auth does not blame the policy", func() bool { return strings.Contains(s.Auth().Error, "the policy must grant") })
+	v.Deny("/v1/kv/data/lab/", 0)
+	if got, err := s.Get(ctx(t), "k"); err != nil || string(got) != "v" {
+		t.Fatalf("Get once the policy allows it: %q, %v", got, err)
+	}
+	if a := s.Auth(); a.Error != "" || a.Logins != 1 || v.Logins() != 1 {
+		t.Errorf("Auth = %+v, %d logins in Vault; want no error and the one login", a, v.Logins())
 	}
 }

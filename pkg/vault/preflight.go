@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -28,8 +29,40 @@ type Report struct {
 	// Standby is set when the endpoint is a standby node that forwards to
 	// a reachable active node.
 	Standby bool
+	// Token is what the test login's token says about the tokens the
+	// login issues.
+	Token TokenInfo
 	// Notes are things worth telling the user that are not failures.
 	Notes []string
+}
+
+// TokenInfo is the lifetime of the tokens a login issues, as the role's
+// token settings (token_ttl, token_max_ttl, token_period) make it.
+type TokenInfo struct {
+	// TTL is the lifetime of a new token: the role's token_ttl, or its
+	// period for a periodic token. Zero: the token does not expire.
+	TTL time.Duration
+	// MaxTTL is how long renewals can keep a token alive, counted from
+	// the login; zero for a periodic token without an explicit max TTL,
+	// which renewals keep alive for ever.
+	MaxTTL time.Duration
+	// Period is the role's token_period; zero for a token that is not
+	// periodic.
+	Period time.Duration
+	// Renewable reports whether the token can be renewed at all.
+	Renewable bool
+}
+
+// Lifetime is how long one token can serve: its max TTL when renewals
+// can stretch it that far, else its TTL; zero for no limit.
+func (t TokenInfo) Lifetime() time.Duration {
+	switch {
+	case !t.Renewable:
+		return t.TTL
+	case t.Period > 0 && t.MaxTTL == 0:
+		return 0
+	}
+	return t.MaxTTL
 }
 
 // newClient returns a Vault API client for c, configured as KES
@@ -77,6 +110,12 @@ func Preflight(ctx context.Context, c *Config) (*Report, error) {
 		return nil, err
 	}
 	if _, err := login(ctx, c, client); err != nil {
+		return nil, err
+	}
+	// The test login's token is not the keystore's: it goes once the
+	// checks are done, whatever they found.
+	defer client.Auth().Token().RevokeSelfWithContext(context.WithoutCancel(ctx), "") //nolint:errcheck // it expires anyway
+	if err := checkToken(ctx, c, client, r); err != nil {
 		return nil, err
 	}
 	if err := checkMount(ctx, c, client, r); err != nil {
@@ -199,13 +238,90 @@ func login(ctx context.Context, c *Config, client *vaultapi.Client) (*vaultapi.S
 		return nil, fmt.Errorf("vault: Vault at %s has no %s login at auth/%s; enable it ('vault auth enable %s') or fix the mount path", c.Endpoint, what, mount, strings.ToLower(what))
 	case errors.As(err, &respErr) && respErr.StatusCode == http.StatusServiceUnavailable:
 		return nil, sealedOr(c, respErr)
+	case err != nil && respErr == nil:
+		return nil, reachError(c, err)
 	case err != nil:
-		return nil, fmt.Errorf("vault: Vault refused the %s login at auth/%s (%s); %s, and that %s auth is enabled at auth/%s", what, mount, short(err), fix, what, mount)
+		return nil, refusedError{fmt.Errorf("vault: Vault refused the %s login at auth/%s (%s); %s, and that %s auth is enabled at auth/%s", what, mount, short(err), fix, what, mount)}
 	case secret == nil || secret.Auth == nil || secret.Auth.ClientToken == "":
 		return nil, fmt.Errorf("vault: the %s login at %s returned no token; %s", what, c.Endpoint, fix)
 	}
 	client.SetToken(secret.Auth.ClientToken)
 	return secret, nil
+}
+
+// refusedError is a login Vault answered with a refusal (wrong or expired
+// credentials), as opposed to one that did not reach Vault.
+type refusedError struct{ error }
+
+func (e refusedError) Unwrap() error { return e.error }
+
+// foreverIncrement asks a renewal for more than any Vault grants
+// (100 years): the answer is the time the token's max TTL leaves.
+const foreverIncrement = 100 * 365 * 24 * 60 * 60
+
+// checkToken reads the test login's token: its TTL and period, and its
+// max TTL by asking a renewal for more than Vault grants. A token with a
+// use limit is refused: KES spends one use per request.
+func checkToken(ctx context.Context, c *Config, client *vaultapi.Client, r *Report) error {
+	noDefault := func(what string) {
+		r.Notes = append(r.Notes, fmt.Sprintf("the login's token may not %s (its policies lack Vault's default policy): sselab cannot tell its lifetime and logs in again whenever it expires", what))
+	}
+	self, err := client.Auth().Token().LookupSelfWithContext(ctx)
+	if isForbidden(err) {
+		noDefault("look itself up")
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("vault: looking up the login's token on Vault at %s: %s", c.Endpoint, short(err))
+	}
+	// Vault shows the uses left, or -1 when this lookup used the last.
+	if uses, _ := self.TokenRemainingUses(); self.Data["num_uses"] != nil && uses != 0 {
+		return fmt.Errorf("vault: the login's tokens at %s have a use limit (token_num_uses), and KES spends a use on every request; set token_num_uses=0 on the role ('vault write auth/%s/role/ROLE token_num_uses=0') and run again", c.Endpoint, loginMount(c))
+	}
+	seconds := func(field string) time.Duration {
+		n, _ := self.Data[field].(json.Number) // absent: 0
+		v, _ := n.Int64()
+		return time.Duration(v) * time.Second
+	}
+	renewable, _ := self.TokenIsRenewable()
+	t := TokenInfo{TTL: seconds("creation_ttl"), Period: seconds("period"), Renewable: renewable}
+	if t.Period > 0 {
+		t.TTL = t.Period
+	}
+	if renewable && t.TTL > 0 {
+		renewed, err := client.Auth().Token().RenewSelfWithContext(ctx, foreverIncrement)
+		switch {
+		case isForbidden(err):
+			noDefault("renew itself")
+			t.Renewable = false
+		case err != nil:
+			return fmt.Errorf("vault: renewing the login's token on Vault at %s: %s", c.Endpoint, short(err))
+		case renewed.Auth == nil:
+			return fmt.Errorf("vault: Vault at %s renewed the login's token without saying for how long", c.Endpoint)
+		}
+		if t.Renewable {
+			t.MaxTTL = time.Duration(renewed.Auth.LeaseDuration) * time.Second
+		}
+		if t.Period > 0 && t.MaxTTL == t.Period {
+			t.MaxTTL = 0 // a periodic token renews to its period, for ever
+		}
+	}
+	r.Token = t
+	return nil
+}
+
+// isForbidden reports Vault's 403.
+func isForbidden(err error) bool {
+	var respErr *vaultapi.ResponseError
+	return errors.As(err, &respErr) && respErr.StatusCode == http.StatusForbidden
+}
+
+// loginMount is the mount path of the configured login.
+func loginMount(c *Config) string {
+	if c.Kubernetes != nil {
+		return c.Kubernetes.Engine
+	}
+	return c.AppRole.Engine
 }
 
 // checkMount finds the KV engine at c.Engine and its version, the way the

@@ -93,6 +93,46 @@ func TestPreflightOK(t *testing.T) {
 	}
 }
 
+// TestPreflightToken: preflight reads the lifetime of the login's tokens
+// as the role's settings make it, and revokes its test token.
+func TestPreflightToken(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts fakevault.Options
+		want TokenInfo
+	}{
+		{"ttl and max ttl", fakevault.Options{TokenTTL: 40 * time.Second, TokenMaxTTL: 90 * time.Second},
+			TokenInfo{TTL: 40 * time.Second, MaxTTL: 90 * time.Second, Renewable: true}},
+		{"system max ttl", fakevault.Options{TokenTTL: time.Hour},
+			TokenInfo{TTL: time.Hour, MaxTTL: 768 * time.Hour, Renewable: true}},
+		{"periodic", fakevault.Options{TokenPeriod: time.Minute},
+			TokenInfo{TTL: time.Minute, Period: time.Minute, Renewable: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v, c := startVault(t, tc.opts)
+			r, err := Preflight(ctx(t), c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := r.Token
+			// The max TTL counts from the login, a moment before.
+			if got.MaxTTL < tc.want.MaxTTL && got.MaxTTL >= tc.want.MaxTTL-time.Second {
+				got.MaxTTL = tc.want.MaxTTL
+			}
+			if got != tc.want {
+				t.Errorf("Token = %+v, want %+v", r.Token, tc.want)
+			}
+			var revoked bool
+			for _, req := range v.Requests() {
+				revoked = revoked || (strings.HasSuffix(req.Path, "/auth/token/revoke-self") && req.Status == 204)
+			}
+			if !revoked {
+				t.Error("preflight left its test token alive")
+			}
+		})
+	}
+}
+
 func TestPreflightFailures(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -127,6 +167,9 @@ func TestPreflightFailures(t *testing.T) {
 		{"approle refused", fakevault.Options{}, func(t *testing.T, v *fakevault.Server, c *Config) {
 			c.AppRole.Secret = "wrong"
 		}, []string{"refused the AppRole login", "--vault-approle-id"}},
+		{"tokens with a use limit", fakevault.Options{TokenNumUses: 10}, nil,
+			[]string{"use limit (token_num_uses)", "token_num_uses=0", "auth/approle/role/ROLE"}},
+		{"tokens with one use", fakevault.Options{TokenNumUses: 1}, nil, []string{"token_num_uses=0"}},
 		{"kv not mounted", fakevault.Options{}, func(t *testing.T, v *fakevault.Server, c *Config) {
 			c.Engine = "nothing-here"
 		}, []string{"nothing-here/", "--vault-engine"}},

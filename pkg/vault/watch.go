@@ -23,6 +23,21 @@ type Health struct {
 	// LastErrorAt when; they stay after Vault recovers.
 	LastError   string    `json:"last_error,omitempty"`
 	LastErrorAt time.Time `json:"last_error_at,omitzero"`
+	// Auth is how the lab's login to Vault stands, while the lab runs.
+	Auth *Auth `json:"auth,omitempty"`
+}
+
+// WithAuth returns h with the keystore's login a: a login that fails, or
+// a token Vault refuses, makes a Vault that serves fail the check.
+func (h Health) WithAuth(a Auth) Health {
+	h.Auth = &a
+	if h.OK() && a.Error != "" {
+		h.Error = a.Error
+	}
+	if a.LastErrorAt.After(h.LastErrorAt) {
+		h.LastError, h.LastErrorAt = a.LastError, a.LastErrorAt
+	}
+	return h
 }
 
 // OK reports whether Vault can serve the lab's keys.
@@ -37,6 +52,8 @@ func (h Health) State() string {
 		return "not initialized"
 	case h.Sealed:
 		return "sealed"
+	case h.Auth != nil && h.Auth.Error != "":
+		return "login failing"
 	case h.Standby:
 		return "unsealed (standby)"
 	}
