@@ -87,8 +87,9 @@ func keyMaterial(b []byte) ([]byte, error) {
 // is accepted as in mc and kes patterns).
 func (h *Handle) ListKeys(ctx context.Context, prefix string) ([]KeyInfo, error) {
 	prefix = strings.TrimSuffix(prefix, "*")
-	// KES v0.24.0 lists everything for "*" and refuses any other pattern
-	// ("key-" included), all in one answer: the prefix is applied here.
+	// KES v0.24.0 refuses a pattern that is empty or ends in '-' ("key-"),
+	// so it lists everything ("*", in one answer) and the prefix applies
+	// here.
 	names, _, err := h.KES().ListKeys(ctx, "*", -1)
 	if err != nil {
 		return nil, fmt.Errorf("lab: list keys: %w", err)
