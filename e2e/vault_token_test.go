@@ -171,7 +171,7 @@ func TestVaultSecretIDExpires(t *testing.T) {
 
 	eventually(t, "status fails once the login fails", 20*time.Second, func() error {
 		st, r := statusJSON(t, dir)
-		if r.code == 0 || st.Vault == nil || st.Vault.State() != "login failing" {
+		if r.code != 1 || st.Vault == nil || st.Vault.State() != "login failing" {
 			return fmt.Errorf("exit %d, vault %+v", r.code, st.Vault)
 		}
 		msg := strings.TrimSpace(r.stderr)
