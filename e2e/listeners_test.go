@@ -19,7 +19,7 @@ import (
 func TestListenersOnLoopback(t *testing.T) {
 	requireLinux(t)
 	t.Parallel()
-	for _, a := range []string{labdir.DefaultAddress, labdir.DefaultConsoleAddress, labdir.DefaultKESAddress} {
+	for _, a := range []string{labdir.DefaultAddress, labdir.DefaultConsoleAddress, labdir.DefaultKESAddress, labdir.DefaultWebAddress} {
 		host, _, err := net.SplitHostPort(a)
 		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
 			t.Errorf("default listen address %s is not loopback", a)

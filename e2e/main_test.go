@@ -32,7 +32,7 @@ func TestMain(m *testing.M) {
 }
 
 // freePorts are the flags that let labs run side by side.
-var freePorts = []string{"--address", "127.0.0.1:0", "--console-address", "127.0.0.1:0", "--kes-address", "127.0.0.1:0"}
+var freePorts = []string{"--address", "127.0.0.1:0", "--console-address", "127.0.0.1:0", "--kes-address", "127.0.0.1:0", "--web-address", "127.0.0.1:0"}
 
 // result is what one sselab run printed and how it ended.
 type result struct {

@@ -83,14 +83,14 @@ func runBucket(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err := h.CreateBucket(ctx, name, mode); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "bucket %s created (%s)\n", name, describeMode(mode))
+		fmt.Fprintf(stdout, "bucket %s created (%s)\n", name, mode)
 		return nil
 	}
 	if modes == 1 {
 		if err := h.SetBucketEncryption(ctx, name, mode); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "bucket %s: default encryption %s\n", name, describeMode(mode))
+		fmt.Fprintf(stdout, "bucket %s: default encryption %s\n", name, mode)
 		return nil
 	}
 	enc, err := h.BucketEncryption(ctx, name)
@@ -109,15 +109,4 @@ func runBucket(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stdout, "bucket %s: default encryption SSE-S3 (%s)\n", name, enc.Algorithm)
 	}
 	return nil
-}
-
-// describeMode names a bucket encryption mode for people.
-func describeMode(m lab.BucketMode) string {
-	switch m.Mode {
-	case lab.ModeSSEKMS:
-		return "SSE-KMS with key " + m.Key
-	case lab.ModeSSES3:
-		return "SSE-S3"
-	}
-	return "no default encryption"
 }

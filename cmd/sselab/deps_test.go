@@ -17,7 +17,7 @@ func TestNoCloudSDKs(t *testing.T) {
 		t.Fatalf("go list -deps: %v", err)
 	}
 	for _, pkg := range strings.Fields(string(out)) {
-		for _, heavy := range []string{"github.com/minio/kes/kesconf", "github.com/aws/", "cloud.google.com/", "github.com/Azure/", "google.golang.org/grpc"} {
+		for _, heavy := range []string{"github.com/minio/kes/kesconf", "github.com/aws/", "cloud.google.com/", "github.com/Azure/", "google.golang.org/grpc", "github.com/chromedp/"} {
 			if strings.HasPrefix(pkg, heavy) {
 				t.Errorf("sselab links %s", pkg)
 			}

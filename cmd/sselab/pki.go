@@ -129,7 +129,7 @@ func loadCerts(dir string) (certs []*pki.Cert, loadErr, err error) {
 	}
 	p, loadErr := pki.Load(dir)
 	if loadErr == nil {
-		return []*pki.Cert{p.CA, p.KESServer, p.MinIOClient, p.Operator, p.MinIOTLS}, nil, nil
+		return p.All(), nil, nil
 	}
 	if certs, err = pki.Certificates(dir); err != nil {
 		return nil, nil, loadErr

@@ -33,7 +33,7 @@ func newLabPKI(t *testing.T, now time.Time, validity time.Duration) string {
 
 const day = 24 * time.Hour
 
-var allRoles = []string{pki.RoleCA, pki.RoleKESServer, pki.RoleMinIOClient, pki.RoleOperator, pki.RoleMinIOTLS}
+var allRoles = []string{pki.RoleCA, pki.RoleKESServer, pki.RoleMinIOClient, pki.RoleOperator, pki.RoleMinIOTLS, pki.RoleConsole}
 
 // pkiShow runs 'sselab pki show' with args on dir.
 func pkiShow(t *testing.T, dir string, args ...string) (code int, stdout, stderr string) {
@@ -124,7 +124,7 @@ func TestPKIShowExpired(t *testing.T) {
 			t.Errorf("%s: got mark %q, want EXPIRED\n%s", role, got[role], out)
 		}
 	}
-	want := "sselab: expired: kes-server, minio-kes-client, operator, minio-tls; 'sselab up --dir " + dir + "' renews expired leaf certificates"
+	want := "sselab: expired: kes-server, minio-kes-client, operator, minio-tls, console; 'sselab up --dir " + dir + "' renews expired leaf certificates"
 	if !strings.HasPrefix(errOut, want) || strings.Count(errOut, "\n") != 1 {
 		t.Errorf("stderr: got %q, want one line starting with %q", errOut, want)
 	}

@@ -91,6 +91,9 @@ func printStatus(w io.Writer, st lab.Status) {
 		}
 		row(name, n.Ready, n.Endpoint, fmt.Sprintf("pid %d, %d restarts", n.PID, n.Restarts), n.Error)
 	}
+	if w := st.Web; w != nil {
+		row("lab console", w.Up, w.URL, w.Error)
+	}
 	for _, b := range st.Buckets {
 		row("bucket "+b.Name, b.Error == "", b.Encryption.Algorithm, b.Encryption.KeyID, b.Error)
 	}

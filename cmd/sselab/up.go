@@ -28,7 +28,7 @@ same --dir reuses the keys, the credentials, the data and the settings.
 
 Examples:
   sselab up
-  sselab up --detach --address 127.0.0.1:0 --console-address 127.0.0.1:0 --kes-address 127.0.0.1:0
+  sselab up --detach --address 127.0.0.1:0 --console-address 127.0.0.1:0 --kes-address 127.0.0.1:0 --web-address 127.0.0.1:0
   sselab up --dir /tmp/lab --bucket photos --bucket backups --key photos-key
   SSELAB_VAULT_APPROLE_SECRET=... sselab up --kms vault --vault-endpoint https://127.0.0.1:8200 \
       --vault-ca vault-ca.pem --vault-engine kv --vault-prefix sselab --vault-approle-id ROLE_ID
@@ -48,6 +48,8 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.Address, "address", "", "S3 API at `HOST:PORT` (default "+labdir.DefaultAddress+"; port 0 picks a free port)")
 	fs.StringVar(&o.ConsoleAddress, "console-address", "", "MinIO console at `HOST:PORT` (default "+labdir.DefaultConsoleAddress+")")
 	fs.StringVar(&o.KESAddress, "kes-address", "", "KES server at `HOST:PORT` (default "+labdir.DefaultKESAddress+")")
+	fs.StringVar(&o.WebAddress, "web-address", "", "lab console (HTTPS) at `HOST:PORT` (default "+labdir.DefaultWebAddress+")")
+	fs.BoolVar(&o.NoWeb, "no-web", false, "do not serve the lab console this time")
 	fs.StringVar(&o.Key, "key", "", "default SSE-KMS key `NAME` (default "+labdir.DefaultKey+")")
 	fs.StringArrayVar(&o.Buckets, "bucket", nil, "bucket `NAME` with default SSE-KMS; repeatable (default "+labdir.DefaultBucket+")")
 	fs.BoolVar(&plainHTTP, "http", false, "plain HTTP for S3 (SSE-C then does not work); --http=false undoes it")
@@ -112,7 +114,10 @@ func printSummary(w io.Writer, dir string, st labdir.State, c labdir.Credentials
 		fmt.Fprintf(tw, "  %s\t%s\n", name, value)
 	}
 	row("S3 API", st.S3Endpoint, s3)
-	row("Console", st.ConsoleURL, "")
+	row("MinIO console", st.ConsoleURL, "object browser")
+	if st.WebURL != "" {
+		row("Lab console", st.WebURL, "keys, bucket encryption and proof; log in with the root user and password")
+	}
 	row("KES", st.KESEndpoint, "KES "+st.KESVersion+", mTLS, "+st.KeystoreSummary.Phrase)
 	for _, r := range st.KeystoreSummary.Rows {
 		row(r[0], r[1], "")

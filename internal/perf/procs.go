@@ -342,7 +342,7 @@ func SpawnManualMinIO(ctx context.Context, binary, dir, certs string, kes *KES, 
 }
 
 // freePortFlags are the `sselab up` flags that pick free ports.
-var freePortFlags = []string{"--address", "127.0.0.1:0", "--console-address", "127.0.0.1:0", "--kes-address", "127.0.0.1:0"}
+var freePortFlags = []string{"--address", "127.0.0.1:0", "--console-address", "127.0.0.1:0", "--kes-address", "127.0.0.1:0", "--web-address", "127.0.0.1:0"}
 
 // SpawnSselab runs `sselab up` on dir with minio, times it until it
 // prints that the lab is ready, and stops it (SIGTERM: MinIO, then KES).

@@ -25,6 +25,18 @@ type BucketMode struct {
 	Key  string
 }
 
+// String names the encryption for people: "SSE-KMS with key K",
+// "SSE-S3" or "no default encryption".
+func (m BucketMode) String() string {
+	switch m.Mode {
+	case ModeSSEKMS:
+		return "SSE-KMS with key " + m.Key
+	case ModeSSES3:
+		return "SSE-S3"
+	}
+	return "no default encryption"
+}
+
 // checkMode makes sure an SSE-KMS key exists before MinIO is asked.
 func (h *Handle) checkMode(ctx context.Context, m BucketMode) error {
 	if m.Mode != ModeSSEKMS {

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"sync"
 	"time"
 
 	kesapi "github.com/minio/kms-go/kes"
@@ -33,6 +34,19 @@ type Handle struct {
 	State       labdir.State
 	Credentials labdir.Credentials
 	PKI         *pki.PKI
+
+	clients sync.Once // makes kes and http, which keep their connections
+	kes     *kesapi.Client
+	http    *http.Client
+}
+
+// initClients makes the clients of KES and of MinIO once, so that a
+// long-lived Handle (the lab console's) reuses their connections.
+func (h *Handle) initClients() {
+	h.clients.Do(func() {
+		h.kes = kesapi.NewClientWithConfig(h.State.KESEndpoint, h.PKI.ClientTLS(h.PKI.Operator))
+		h.http = HTTPClient(h.PKI, 10*time.Second)
+	})
 }
 
 // Open finds the lab running on dir. It fails with an error wrapping
@@ -79,12 +93,14 @@ func NotRunningError(dir string) error {
 
 // KES returns a KES client authenticated as the operator.
 func (h *Handle) KES() *kesapi.Client {
-	return kesapi.NewClientWithConfig(h.State.KESEndpoint, h.PKI.ClientTLS(h.PKI.Operator))
+	h.initClients()
+	return h.kes
 }
 
 // HTTPClient returns an HTTP client that trusts the lab CA.
 func (h *Handle) HTTPClient() *http.Client {
-	return HTTPClient(h.PKI, 10*time.Second)
+	h.initClients()
+	return h.http
 }
 
 // HTTPClient returns an HTTP client that trusts only the lab CA of p.

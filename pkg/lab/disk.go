@@ -49,3 +49,7 @@ func probeWrite(dir string) error {
 	}
 	return fsutil.PathCause(err)
 }
+
+// FreeSpace returns the free bytes of the file system that holds the lab's
+// directory and MinIO's drives.
+func (h *Handle) FreeSpace() (uint64, error) { return freeSpace(h.Layout.Root) }

@@ -16,7 +16,8 @@ const MCAlias = "sselab"
 
 // Env returns the variables that point mc, the AWS CLI and SDKs, and the
 // kes CLI at the lab: S3 with the root credentials, KES with the operator
-// identity, and the lab CA as the trusted CA.
+// identity, and the lab CA as the trusted CA; and, when it is on, the
+// address of the lab console in SSELAB_WEB_URL.
 func (h *Handle) Env() ([]EnvVar, error) {
 	u, err := url.Parse(h.State.S3Endpoint)
 	if err != nil || u.Host == "" {
@@ -24,7 +25,7 @@ func (h *Handle) Env() ([]EnvVar, error) {
 	}
 	u.User = url.UserPassword(h.Credentials.RootUser, h.Credentials.RootPassword)
 	ca := h.PKI.CAFile()
-	return []EnvVar{
+	vars := []EnvVar{
 		{"MC_HOST_" + MCAlias, u.String()},
 		{"AWS_ACCESS_KEY_ID", h.Credentials.RootUser},
 		{"AWS_SECRET_ACCESS_KEY", h.Credentials.RootPassword},
@@ -35,5 +36,9 @@ func (h *Handle) Env() ([]EnvVar, error) {
 		{"KES_SERVER", h.State.KESEndpoint},
 		{"KES_CLIENT_CERT", h.PKI.Operator.CertFile},
 		{"KES_CLIENT_KEY", h.PKI.Operator.KeyFile},
-	}, nil
+	}
+	if h.State.WebURL != "" {
+		vars = append(vars, EnvVar{"SSELAB_WEB_URL", h.State.WebURL})
+	}
+	return vars, nil
 }

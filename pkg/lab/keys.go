@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	kesapi "github.com/minio/kms-go/kes"
-	"github.com/minio/minio-go/v7"
 
 	"github.com/sselab/sselab/pkg/labdir"
 )
@@ -31,15 +30,20 @@ func (h *Handle) CreateKey(ctx context.Context, name string) error {
 		if errors.Is(err, kesapi.ErrKeyExists) {
 			return fmt.Errorf("lab: key %s already exists; pick another name", name)
 		}
-		return h.explainKeystore(fmt.Errorf("lab: create key %s: %w", name, err))
+		return h.explainKeystore(ctx, fmt.Errorf("lab: create key %s: %w", name, err))
 	}
 	return nil
 }
 
-// explainKeystore adds the cause KES does not give when a key cannot be
-// stored: with the keystore in DIR, it tries a write there itself, and
-// names the file system's error (disk full, read-only) and the fix.
-func (h *Handle) explainKeystore(err error) error {
+// explainKeystore adds the cause KES does not give when it cannot use
+// its keystore ("failed to create key"): the lab's own check of the
+// keystore (Vault sealed, unreachable, refusing the login) and, with the
+// keystore in DIR, a write there, which names the file system's error
+// (disk full, read-only) and the fix.
+func (h *Handle) explainKeystore(ctx context.Context, err error) error {
+	if info, ierr := h.Info(ctx); ierr == nil && info.Keystore != nil && !info.Keystore.OK && info.Keystore.Error != "" {
+		return fmt.Errorf("%w: %s", err, info.Keystore.Error)
+	}
 	if !h.State.Keystore.InDir() {
 		return err
 	}
@@ -66,7 +70,7 @@ func (h *Handle) ImportKey(ctx context.Context, name string, material []byte) er
 		return fmt.Errorf("lab: key %s already exists; pick another name", name)
 	}
 	if err != nil {
-		return fmt.Errorf("lab: import key %s: %w", name, err)
+		return h.explainKeystore(ctx, fmt.Errorf("lab: import key %s: %w", name, err))
 	}
 	return nil
 }
@@ -92,7 +96,7 @@ func (h *Handle) ListKeys(ctx context.Context, prefix string) ([]KeyInfo, error)
 	// here.
 	names, _, err := h.KES().ListKeys(ctx, "*", -1)
 	if err != nil {
-		return nil, fmt.Errorf("lab: list keys: %w", err)
+		return nil, h.explainKeystore(ctx, fmt.Errorf("lab: list keys: %w", err))
 	}
 	keys := make([]KeyInfo, 0, len(names))
 	for _, n := range names {
@@ -115,7 +119,7 @@ func (h *Handle) DescribeKey(ctx context.Context, name string) (KeyInfo, error) 
 		return KeyInfo{}, fmt.Errorf("lab: key %s does not exist; see 'sselab key list'", name)
 	}
 	if err != nil {
-		return KeyInfo{}, fmt.Errorf("lab: describe key %s: %w", name, err)
+		return KeyInfo{}, h.explainKeystore(ctx, fmt.Errorf("lab: describe key %s: %w", name, err))
 	}
 	return KeyInfo{
 		Name:      info.Name,
@@ -140,39 +144,49 @@ const maxKeyUseObjects = 20
 // InUse reports what depends on key. It asks MinIO for every object's
 // encryption headers, which is fine at lab scale.
 func (h *Handle) InUse(ctx context.Context, key string) (KeyUse, error) {
-	var use KeyUse
+	uses, err := h.KeyUses(ctx)
+	return uses[key], err
+}
+
+// KeyUses reports, for every key that data depends on, what depends on
+// it: buckets whose default encryption names it and objects encrypted
+// with it. It asks MinIO for every object's encryption headers, which is
+// fine at lab scale.
+func (h *Handle) KeyUses(ctx context.Context) (map[string]KeyUse, error) {
+	uses := make(map[string]KeyUse)
 	s3, err := h.S3()
 	if err != nil {
-		return use, err
+		return uses, err
 	}
 	buckets, err := s3.ListBuckets(ctx)
 	if err != nil {
-		return use, fmt.Errorf("lab: list buckets: %w", err)
+		return uses, fmt.Errorf("lab: list buckets: %w", err)
 	}
-	arn := "arn:aws:kms:" + key
 	for _, b := range buckets {
-		if enc, err := bucketEncryption(ctx, s3, b.Name); err == nil && strings.TrimPrefix(enc.KeyID, "arn:aws:kms:") == key {
+		if enc, err := bucketEncryption(ctx, s3, b.Name); err == nil && enc.KeyID != "" {
+			key := strings.TrimPrefix(enc.KeyID, "arn:aws:kms:")
+			use := uses[key]
 			use.Buckets = append(use.Buckets, b.Name)
+			uses[key] = use
 		}
-		for obj := range s3.ListObjects(ctx, b.Name, minio.ListObjectsOptions{Recursive: true}) {
-			if obj.Err != nil {
-				return use, fmt.Errorf("lab: list objects in %s: %w", b.Name, obj.Err)
-			}
-			st, err := s3.StatObject(ctx, b.Name, obj.Key, minio.StatObjectOptions{})
-			if err != nil {
+		objs, _, err := listObjects(ctx, s3, b.Name, 0)
+		if err != nil {
+			return uses, err
+		}
+		for _, o := range objs {
+			if o.Scheme() != SchemeKMS {
 				continue // SSE-C objects cannot be read without their key; not ours
 			}
-			if st.Metadata.Get("X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id") != arn {
-				continue
-			}
+			use := uses[o.KMSKey()]
 			if len(use.Objects) == maxKeyUseObjects {
 				use.More = true
-				break
+			} else {
+				use.Objects = append(use.Objects, b.Name+"/"+o.Key)
 			}
-			use.Objects = append(use.Objects, b.Name+"/"+obj.Key)
+			uses[o.KMSKey()] = use
 		}
 	}
-	return use, nil
+	return uses, nil
 }
 
 // DeleteKey deletes a key for good. It refuses the lab's default key
@@ -195,7 +209,7 @@ func (h *Handle) DeleteKey(ctx context.Context, name string, force bool) error {
 		}
 	}
 	if err := h.KES().DeleteKey(ctx, name); err != nil {
-		return fmt.Errorf("lab: delete key %s: %w", name, err)
+		return h.explainKeystore(ctx, fmt.Errorf("lab: delete key %s: %w", name, err))
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"time"
 
@@ -26,11 +27,13 @@ type Status struct {
 	// did not answer.
 	Keystore *labdir.KeystoreHealth `json:"keystore,omitempty"`
 	// Vault is set when KES keeps the keys in Vault.
-	Vault   *vault.Health `json:"vault,omitempty"`
-	MinIO   MinIOStatus   `json:"minio"`
-	Key     KeyStatus     `json:"default_key"`
-	Disk    DiskStatus    `json:"disk"`
-	Buckets []BucketInfo  `json:"buckets"`
+	Vault *vault.Health `json:"vault,omitempty"`
+	MinIO MinIOStatus   `json:"minio"`
+	Key   KeyStatus     `json:"default_key"`
+	Disk  DiskStatus    `json:"disk"`
+	// Web is the lab console; nil when it is off.
+	Web     *WebStatus   `json:"web,omitempty"`
+	Buckets []BucketInfo `json:"buckets"`
 	// Nodes are the MinIO nodes, node 1 first; MinIO reports node 1.
 	Nodes []MinIOStatus `json:"nodes"`
 }
@@ -54,6 +57,13 @@ type MinIOStatus struct {
 	PID      int    `json:"pid,omitempty"`
 	Restarts int    `json:"restarts"`
 	Error    string `json:"error,omitempty"`
+}
+
+// WebStatus reports the lab console.
+type WebStatus struct {
+	URL   string `json:"url"`
+	Up    bool   `json:"up"`
+	Error string `json:"error,omitempty"`
 }
 
 // KeyStatus reports the default key.
@@ -119,6 +129,16 @@ func (h *Handle) Status(ctx context.Context) Status {
 		}
 	})
 	client := h.HTTPClient()
+	if h.State.WebURL != "" {
+		st.Web = &WebStatus{URL: h.State.WebURL}
+		wg.Go(func() {
+			if err := probeWeb(ctx, client, h.State.WebURL); err != nil {
+				st.Web.Error = err.Error()
+				return
+			}
+			st.Web.Up = true
+		})
+	}
 	for i := range st.Nodes {
 		wg.Go(func() {
 			if err := ProbeReady(ctx, client, st.Nodes[i].Endpoint); err != nil {
@@ -153,8 +173,27 @@ func (h *Handle) Status(ctx context.Context) Status {
 		st.Buckets[i].Encryption = enc
 		encrypted = encrypted && err == nil
 	}
-	st.Ready = (st.Keystore == nil || st.Keystore.OK) && st.Disk.OK() && st.KES.Up && st.KES.KeyStoreReachable && st.Key.Present && len(st.Nodes) > 0 && st.nodesReady() && encrypted
+	st.Ready = (st.Keystore == nil || st.Keystore.OK) && st.Disk.OK() && st.KES.Up && st.KES.KeyStoreReachable && st.Key.Present && len(st.Nodes) > 0 && st.nodesReady() && encrypted &&
+		(st.Web == nil || st.Web.Up)
 	return st
+}
+
+// probeWeb succeeds when the lab console serves its log-in page, with a
+// certificate from the lab CA.
+func probeWeb(ctx context.Context, c *http.Client, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/login", nil)
+	if err != nil {
+		return fmt.Errorf("lab: %w", err)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return fmt.Errorf("lab: the lab console does not answer: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("lab: the lab console answered %s", resp.Status)
+	}
+	return nil
 }
 
 // Err summarises why a lab is not ready, or returns nil.
@@ -182,6 +221,8 @@ func (s Status) Err() error {
 		}
 	case !s.Key.Present:
 		return fmt.Errorf("lab: the default key %s is missing: %s", s.Key.Name, s.Key.Error)
+	case s.Web != nil && !s.Web.Up:
+		return fmt.Errorf("lab: the lab console is not serving: %s", s.Web.Error)
 	}
 	return errors.New("lab: a bucket has no default encryption")
 }

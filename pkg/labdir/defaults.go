@@ -6,6 +6,7 @@ const (
 	DefaultAddress        = "127.0.0.1:9000"
 	DefaultConsoleAddress = "127.0.0.1:9001"
 	DefaultKESAddress     = "127.0.0.1:7373"
+	DefaultWebAddress     = "127.0.0.1:9443"
 	DefaultKey            = "sselab-key"
 	DefaultBucket         = "encrypted"
 )

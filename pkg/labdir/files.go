@@ -21,6 +21,7 @@ type Settings struct {
 	Address        string   `json:"address"`
 	ConsoleAddress string   `json:"console_address"`
 	KESAddress     string   `json:"kes_address"`
+	WebAddress     string   `json:"web_address,omitempty"`
 	Key            string   `json:"key"`
 	Buckets        []string `json:"buckets"`
 	HTTP           bool     `json:"http"`
@@ -71,18 +72,20 @@ type Credentials struct {
 // is ready, writes it again when a MinIO node's pid changes, and removes
 // it when the lab stops.
 type State struct {
-	PID          int       `json:"pid"`
-	Started      time.Time `json:"started"`
-	S3Endpoint   string    `json:"s3_endpoint"`
-	ConsoleURL   string    `json:"console_url"`
-	KESEndpoint  string    `json:"kes_endpoint"`
-	KESVersion   string    `json:"kes_version"`
-	CAFile       string    `json:"ca_file"`
-	Key          string    `json:"key"`
-	Buckets      []string  `json:"buckets"`
-	HTTP         bool      `json:"http"`
-	MinIOPath    string    `json:"minio_path"`
-	MinIOVersion string    `json:"minio_version"`
+	PID        int       `json:"pid"`
+	Started    time.Time `json:"started"`
+	S3Endpoint string    `json:"s3_endpoint"`
+	ConsoleURL string    `json:"console_url"`
+	// WebURL is the lab console's address; empty when it is off.
+	WebURL       string   `json:"web_url,omitempty"`
+	KESEndpoint  string   `json:"kes_endpoint"`
+	KESVersion   string   `json:"kes_version"`
+	CAFile       string   `json:"ca_file"`
+	Key          string   `json:"key"`
+	Buckets      []string `json:"buckets"`
+	HTTP         bool     `json:"http"`
+	MinIOPath    string   `json:"minio_path"`
+	MinIOVersion string   `json:"minio_version"`
 	// MinIOPID is node 1's pid, as Nodes[0].PID.
 	MinIOPID int `json:"minio_pid"`
 	// Nodes are the MinIO server processes, node 1 first. S3Endpoint and

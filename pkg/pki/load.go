@@ -47,6 +47,8 @@ var leafSpecs = []leafSpec{
 		x509.ExtKeyUsageClientAuth, func(p *PKI) **Cert { return &p.Operator }},
 	{RoleMinIOTLS, "minio-tls/public.crt", "minio-tls/private.key", "sselab minio",
 		x509.ExtKeyUsageServerAuth, func(p *PKI) **Cert { return &p.MinIOTLS }},
+	{RoleConsole, "console.crt", "console.key", "sselab console",
+		x509.ExtKeyUsageServerAuth, func(p *PKI) **Cert { return &p.Console }},
 }
 
 // maxRenewBefore is how long before expiry a leaf certificate is renewed.

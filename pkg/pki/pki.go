@@ -10,6 +10,7 @@
 //	operator.crt, operator.key              sselab's own identity towards KES
 //	minio-tls/public.crt, private.key       MinIO's S3 TLS certificate
 //	minio-tls/CAs/ca.crt                    a copy of ca.crt
+//	console.crt, console.key                the lab console's HTTPS certificate
 //
 // minio-tls is MinIO's --certs-dir. Private keys are PKCS#8 PEM files with
 // mode 0600, directories have mode 0700.
@@ -38,6 +39,7 @@ const (
 	RoleMinIOClient = "minio-kes-client"
 	RoleOperator    = "operator"
 	RoleMinIOTLS    = "minio-tls"
+	RoleConsole     = "console"
 )
 
 // DefaultValidity is the lifetime of a leaf certificate unless
@@ -49,8 +51,8 @@ type Options struct {
 	// Dir is the PKI directory. Required. Its parent is created if missing.
 	Dir string
 
-	// Hosts are extra names for the server certificates (kes-server and
-	// minio-tls), each an IP address or a DNS name. localhost, 127.0.0.1
+	// Hosts are extra names for the server certificates (kes-server,
+	// minio-tls and console), each an IP address or a DNS name. localhost, 127.0.0.1
 	// and ::1 are always included.
 	Hosts []string
 
@@ -108,6 +110,18 @@ type PKI struct {
 	Operator *Cert
 	// MinIOTLS is MinIO's S3 server certificate, in MinIOCertsDir.
 	MinIOTLS *Cert
+	// Console is the lab console's HTTPS server certificate.
+	Console *Cert
+}
+
+// All returns the CA and then every leaf certificate, in the order
+// Certificates reads them.
+func (p *PKI) All() []*Cert {
+	all := []*Cert{p.CA}
+	for _, s := range leafSpecs {
+		all = append(all, *s.field(p))
+	}
+	return all
 }
 
 // CAFile returns the path of the lab CA certificate, for example for

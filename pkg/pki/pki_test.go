@@ -41,7 +41,7 @@ func newPKI(t *testing.T, opts Options) *PKI {
 }
 
 func certs(p *PKI) []*Cert {
-	return []*Cert{p.CA, p.KESServer, p.MinIOClient, p.Operator, p.MinIOTLS}
+	return p.All()
 }
 
 func identities(p *PKI) map[string]string {
@@ -180,6 +180,8 @@ func TestLoadOrCreateFresh(t *testing.T) {
 		"minio-tls/private.key": 0o600,
 		"minio-tls/CAs":         dirMode,
 		"minio-tls/CAs/ca.crt":  0o644,
+		"console.crt":           0o644,
+		"console.key":           0o600,
 	}
 	snap := snapshot(t, dir)
 	for name, mode := range files {
@@ -228,6 +230,7 @@ func TestLoadOrCreateFresh(t *testing.T) {
 		{p.MinIOClient, RoleMinIOClient, "minio", x509.ExtKeyUsageClientAuth},
 		{p.Operator, RoleOperator, "sselab-operator", x509.ExtKeyUsageClientAuth},
 		{p.MinIOTLS, RoleMinIOTLS, "", x509.ExtKeyUsageServerAuth},
+		{p.Console, RoleConsole, "", x509.ExtKeyUsageServerAuth},
 	}
 	for _, tt := range tests {
 		t.Run(tt.role, func(t *testing.T) {
@@ -722,7 +725,7 @@ func TestLoadOrCreateRenews(t *testing.T) {
 				}
 			}
 			got := changed(before, snapshot(t, p.Dir))
-			want := []string{"kes-server.crt", "minio-kes-client.crt", "minio-tls/public.crt", "operator.crt"}
+			want := []string{"console.crt", "kes-server.crt", "minio-kes-client.crt", "minio-tls/public.crt", "operator.crt"}
 			if !slices.Equal(got, want) {
 				t.Errorf("changed files: got %v, want %v", got, want)
 			}
@@ -817,7 +820,7 @@ func TestLoadOrCreateNewHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameIdentities(t, p, old)
-	for _, c := range []*Cert{p.KESServer, p.MinIOTLS} {
+	for _, c := range []*Cert{p.KESServer, p.MinIOTLS, p.Console} {
 		for _, host := range []string{"localhost", "a.test", "b.test", "2001:db8::1", "::1"} {
 			if err := c.Cert.VerifyHostname(host); err != nil {
 				t.Errorf("%s: %v", c.Role, err)
@@ -825,7 +828,7 @@ func TestLoadOrCreateNewHost(t *testing.T) {
 		}
 	}
 	got := changed(before, snapshot(t, opts.Dir))
-	if want := []string{"kes-server.crt", "minio-tls/public.crt"}; !slices.Equal(got, want) {
+	if want := []string{"console.crt", "kes-server.crt", "minio-tls/public.crt"}; !slices.Equal(got, want) {
 		t.Errorf("changed files: got %v, want %v", got, want)
 	}
 
@@ -874,7 +877,7 @@ func TestCertificatesReadsAnExpiredPKI(t *testing.T) {
 			t.Errorf("%s: got cert %v, key %v; want a certificate and no key", c.Role, c.Cert != nil, c.Key != nil)
 		}
 	}
-	if want := []string{RoleCA, RoleKESServer, RoleMinIOClient, RoleOperator, RoleMinIOTLS}; !slices.Equal(roles, want) {
+	if want := []string{RoleCA, RoleKESServer, RoleMinIOClient, RoleOperator, RoleMinIOTLS, RoleConsole}; !slices.Equal(roles, want) {
 		t.Errorf("roles: got %v, want %v", roles, want)
 	}
 	os.Remove(p.Operator.CertFile)

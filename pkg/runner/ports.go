@@ -51,12 +51,34 @@ func (r *reservedListener) close() {
 	}
 }
 
-// reservePorts reserves KES's port and every MinIO node's ports.
-func (l *Lab) reservePorts(ctx context.Context) error {
+// reservePorts reserves KES's port, every MinIO node's ports and, unless
+// it is off, the lab console's.
+func (l *Lab) reservePorts(ctx context.Context, web bool) error {
 	if err := l.kesLn.reserve(ctx, "--kes-address", l.settings.KESAddress); err != nil {
 		return err
 	}
+	if web {
+		if err := l.webLn.reserve(ctx, "--web-address", l.settings.WebAddress); err != nil {
+			return err
+		}
+		if !loopback(l.settings.WebAddress) {
+			fmt.Fprintf(l.log, "sselab: warning: the lab console listens on %s, beyond this machine: anyone who reaches it can try to log in as the root user; keep --web-address on 127.0.0.1 unless others must use it\n", l.settings.WebAddress)
+		}
+	}
 	return l.addNodes(ctx)
+}
+
+// loopback reports whether a listen address serves this machine only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // dialable turns a listen address into one a client on this machine can

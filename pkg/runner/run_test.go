@@ -46,7 +46,7 @@ func TestUpRunsALab(t *testing.T) {
 
 	dir := filepath.Join(t.TempDir(), "lab")
 	l, err := Up(ctx, Options{
-		Dir: dir, Address: "127.0.0.1:0", ConsoleAddress: "127.0.0.1:0", KESAddress: "127.0.0.1:0",
+		Dir: dir, Address: "127.0.0.1:0", ConsoleAddress: "127.0.0.1:0", KESAddress: "127.0.0.1:0", WebAddress: "127.0.0.1:0",
 		Keystore: ksFlags(t, "--kms", "vault", "--vault-endpoint", v.URL(), "--vault-ca", ca, "--vault-prefix", "lab",
 			"--vault-approle-id", v.RoleID(), "--vault-approle-secret-file", secret),
 		MinIO: miniobin.Options{Flag: minio},

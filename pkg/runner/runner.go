@@ -29,6 +29,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/sselab/sselab/internal/fsutil"
+	"github.com/sselab/sselab/pkg/console"
 	"github.com/sselab/sselab/pkg/kesserver"
 	"github.com/sselab/sselab/pkg/keystore"
 	"github.com/sselab/sselab/pkg/lab"
@@ -47,6 +48,11 @@ type Options struct {
 	// (host:port); port 0 picks a free port. Address and ConsoleAddress
 	// are MinIO node 1's.
 	Address, ConsoleAddress, KESAddress string
+
+	// WebAddress is the lab console's listen address (host:port); port 0
+	// picks a free port. NoWeb turns the console off for this run.
+	WebAddress string
+	NoWeb      bool
 
 	// Key is the default KES key: MinIO's KMS key and the buckets' key.
 	Key string
@@ -90,6 +96,8 @@ type Lab struct {
 	lock  *labdir.DirLock
 	kesLn reservedListener // KES's port, until KES takes it
 	kes   *kesserver.Server
+	webLn reservedListener // the lab console's port, until it serves
+	web   *console.Server
 	nodes []*node // MinIO node 1 first
 
 	stateMu   sync.Mutex // guards state once published
@@ -171,7 +179,7 @@ func Up(ctx context.Context, o Options) (l *Lab, err error) {
 		}
 	}()
 
-	if err := l.reservePorts(ctx); err != nil {
+	if err := l.reservePorts(ctx, !o.NoWeb); err != nil {
 		return l, err
 	}
 	bin, err := miniobin.Find(ctx, o.MinIO) // may build MinIO the first time
@@ -296,6 +304,9 @@ func (l *Lab) publish(bin *miniobin.Binary) error {
 	st.HTTP = l.settings.HTTP
 	st.MinIOPath, st.MinIOVersion = bin.Path, bin.Version
 	st.ControlAddress, st.ControlToken = l.control.addr, l.control.token
+	if l.webLn.Listener != nil {
+		st.WebURL = "https://" + dialable(l.webLn.Addr().String())
+	}
 	l.stateMu.Unlock()
 
 	if err := labdir.WriteJSON(l.layout.SettingsFile(), l.settings); err != nil {
@@ -307,7 +318,31 @@ func (l *Lab) publish(bin *miniobin.Binary) error {
 	if err := keystore.Forget(l.layout, l.kind); err != nil {
 		return err
 	}
-	return l.writeState(true)
+	if err := l.writeState(true); err != nil {
+		return err
+	}
+	return l.serveConsole()
+}
+
+// serveConsole starts the lab console on its reserved port, working the
+// lab through the same client API as the sselab commands.
+func (l *Lab) serveConsole() error {
+	if l.webLn.Listener == nil {
+		return nil
+	}
+	h := &lab.Handle{Layout: l.layout, State: l.State(), Credentials: l.creds, PKI: l.pki}
+	web, err := console.New(console.Config{Lab: h, Log: l.log})
+	if err != nil {
+		return err
+	}
+	l.web = web
+	ln := l.webLn.take()
+	go func() {
+		if err := web.Serve(ln); err != nil {
+			fmt.Fprintf(l.log, "sselab: the lab console stopped: %v\n", err)
+		}
+	}()
+	return nil
 }
 
 // writeState writes the state file with the nodes' current pids; first
@@ -381,6 +416,10 @@ func (l *Lab) Stop() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		l.kesLn.close()
+		l.webLn.close()
+		if l.web != nil {
+			l.web.Shutdown(ctx)
+		}
 		for _, n := range l.nodes {
 			n.release()
 		}

@@ -33,6 +33,7 @@ func mergeSettings(layout labdir.Layout, o Options) (labdir.Settings, keystore.K
 	pick(&s.Address, o.Address, labdir.DefaultAddress)
 	pick(&s.ConsoleAddress, o.ConsoleAddress, labdir.DefaultConsoleAddress)
 	pick(&s.KESAddress, o.KESAddress, labdir.DefaultKESAddress)
+	pick(&s.WebAddress, o.WebAddress, labdir.DefaultWebAddress)
 	pick(&s.Key, o.Key, labdir.DefaultKey)
 	if len(o.Buckets) > 0 {
 		s.Buckets = slices.Compact(slices.Sorted(slices.Values(o.Buckets)))
@@ -51,13 +52,13 @@ func mergeSettings(layout labdir.Layout, o Options) (labdir.Settings, keystore.K
 	}
 
 	for _, a := range []struct{ flag, addr string }{
-		{"--address", s.Address}, {"--console-address", s.ConsoleAddress}, {"--kes-address", s.KESAddress},
+		{"--address", s.Address}, {"--console-address", s.ConsoleAddress}, {"--kes-address", s.KESAddress}, {"--web-address", s.WebAddress},
 	} {
 		if err := labdir.CheckAddress(a.flag, a.addr); err != nil {
 			return s, nil, err
 		}
 	}
-	if err := checkDistinct(s); err != nil {
+	if err := checkDistinct(s, !o.NoWeb); err != nil {
 		return s, nil, err
 	}
 	if err := labdir.CheckKeyName(s.Key); err != nil {
@@ -103,10 +104,14 @@ func checkDir(dir string) error {
 	return nil
 }
 
-// checkDistinct refuses two services on the same port.
-func checkDistinct(s labdir.Settings) error {
+// checkDistinct refuses two services on the same port; the lab console's
+// counts when it is on.
+func checkDistinct(s labdir.Settings, web bool) error {
 	type service struct{ flag, addr string }
 	services := []service{{"--address", s.Address}, {"--console-address", s.ConsoleAddress}, {"--kes-address", s.KESAddress}}
+	if web {
+		services = append(services, service{"--web-address", s.WebAddress})
+	}
 	for i, a := range services {
 		for _, b := range services[:i] {
 			_, pa, _ := net.SplitHostPort(a.addr)
@@ -123,7 +128,7 @@ func checkDistinct(s labdir.Settings) error {
 // certificates must name besides localhost and the loopback addresses.
 func extraHosts(s labdir.Settings) []string {
 	var hosts []string
-	for _, a := range []string{s.Address, s.ConsoleAddress, s.KESAddress} {
+	for _, a := range []string{s.Address, s.ConsoleAddress, s.KESAddress, s.WebAddress} {
 		host, _, err := net.SplitHostPort(a)
 		if err != nil || host == "" || host == "localhost" {
 			continue

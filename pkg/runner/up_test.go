@@ -25,6 +25,7 @@ func defaultSettings() labdir.Settings {
 		Address:        labdir.DefaultAddress,
 		ConsoleAddress: labdir.DefaultConsoleAddress,
 		KESAddress:     labdir.DefaultKESAddress,
+		WebAddress:     labdir.DefaultWebAddress,
 		Key:            labdir.DefaultKey,
 		Buckets:        []string{labdir.DefaultBucket},
 	}
@@ -55,6 +56,7 @@ func TestMergeSettingsRemembered(t *testing.T) {
 		Address:        "127.0.0.1:9100",
 		ConsoleAddress: "127.0.0.1:9101",
 		KESAddress:     "127.0.0.1:7474",
+		WebAddress:     "127.0.0.1:9543",
 		Key:            "remembered-key",
 		Buckets:        []string{"one", "two"},
 		HTTP:           true,
@@ -77,6 +79,7 @@ func TestMergeSettingsRemembered(t *testing.T) {
 		Address:        "0.0.0.0:9200",
 		ConsoleAddress: "[::1]:9201",
 		KESAddress:     "localhost:0",
+		WebAddress:     "localhost:0",
 		Key:            "given-key",
 		Buckets:        []string{"zzz", "aaa", "zzz", "mmm", "aaa"},
 		HTTP:           &http,
@@ -89,6 +92,7 @@ func TestMergeSettingsRemembered(t *testing.T) {
 		Address:        "0.0.0.0:9200",
 		ConsoleAddress: "[::1]:9201",
 		KESAddress:     "localhost:0",
+		WebAddress:     "localhost:0",
 		Key:            "given-key",
 		Buckets:        []string{"aaa", "mmm", "zzz"},
 		HTTP:           false,
@@ -348,7 +352,7 @@ func TestReserveInUse(t *testing.T) {
 	}
 	suggestion := net.JoinHostPort("127.0.0.1", strconv.Itoa(n))
 
-	for _, flag := range []string{"--address", "--console-address", "--kes-address"} {
+	for _, flag := range []string{"--address", "--console-address", "--kes-address", "--web-address"} {
 		got, err := reserve(testtools.Context(t), flag, addr)
 		if err == nil {
 			got.Close()
@@ -412,17 +416,21 @@ func TestStopClosesReservedPorts(t *testing.T) {
 func TestCheckDistinct(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		s3, console, kes string
-		want             []string // nil for no error
+		s3, console, kes, web string
+		noWeb                 bool
+		want                  []string // nil for no error
 	}{
-		{"127.0.0.1:9000", "127.0.0.1:9001", "127.0.0.1:7373", nil},
-		{"127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", nil},
-		{"127.0.0.1:9000", "127.0.0.1:9000", "127.0.0.1:7373", []string{"--console-address 127.0.0.1:9000", "--address 127.0.0.1:9000"}},
-		{"127.0.0.1:9000", "127.0.0.1:9001", "0.0.0.0:9001", []string{"--kes-address 0.0.0.0:9001", "--console-address 127.0.0.1:9001"}},
-		{"127.0.0.1:7373", "127.0.0.1:9001", "127.0.0.1:7373", []string{"--kes-address", "--address 127.0.0.1:7373"}},
+		{"127.0.0.1:9000", "127.0.0.1:9001", "127.0.0.1:7373", "127.0.0.1:9443", false, nil},
+		{"127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", false, nil},
+		{"127.0.0.1:9000", "127.0.0.1:9000", "127.0.0.1:7373", "127.0.0.1:9443", false, []string{"--console-address 127.0.0.1:9000", "--address 127.0.0.1:9000"}},
+		{"127.0.0.1:9000", "127.0.0.1:9001", "0.0.0.0:9001", "127.0.0.1:9443", false, []string{"--kes-address 0.0.0.0:9001", "--console-address 127.0.0.1:9001"}},
+		{"127.0.0.1:7373", "127.0.0.1:9001", "127.0.0.1:7373", "127.0.0.1:9443", false, []string{"--kes-address", "--address 127.0.0.1:7373"}},
+		{"127.0.0.1:9000", "127.0.0.1:9001", "127.0.0.1:7373", "127.0.0.1:7373", false, []string{"--web-address 127.0.0.1:7373", "--kes-address 127.0.0.1:7373"}},
+		// The console's port does not count when it is off.
+		{"127.0.0.1:9000", "127.0.0.1:9001", "127.0.0.1:7373", "127.0.0.1:7373", true, nil},
 	}
 	for _, tt := range tests {
-		err := checkDistinct(labdir.Settings{Address: tt.s3, ConsoleAddress: tt.console, KESAddress: tt.kes})
+		err := checkDistinct(labdir.Settings{Address: tt.s3, ConsoleAddress: tt.console, KESAddress: tt.kes, WebAddress: tt.web}, !tt.noWeb)
 		if tt.want == nil {
 			if err != nil {
 				t.Errorf("checkDistinct(%s, %s, %s): got %v, want nil", tt.s3, tt.console, tt.kes, err)
@@ -695,7 +703,7 @@ func TestUpFailsEarly(t *testing.T) {
 			// Should Up get past the ports, it must fail fast, not find,
 			// build or run a MinIO.
 			o.MinIO = miniobin.Options{Flag: filepath.Join(t.TempDir(), "no-minio")}
-			for _, a := range []*string{&o.Address, &o.ConsoleAddress, &o.KESAddress} {
+			for _, a := range []*string{&o.Address, &o.ConsoleAddress, &o.KESAddress, &o.WebAddress} {
 				if *a == "" {
 					*a = free
 				}

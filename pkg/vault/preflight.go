@@ -256,8 +256,9 @@ type refusedError struct{ error }
 func (e refusedError) Unwrap() error { return e.error }
 
 // foreverIncrement asks a renewal for more than any Vault grants
-// (100 years): the answer is the time the token's max TTL leaves.
-const foreverIncrement = 100 * 365 * 24 * 60 * 60
+// (50 years, in seconds; it must fit a 32-bit int): the answer is the
+// time the token's max TTL leaves.
+const foreverIncrement = 50 * 365 * 24 * 60 * 60
 
 // checkToken reads the test login's token: its TTL and period, and its
 // max TTL by asking a renewal for more than Vault grants. A token with a

@@ -90,6 +90,7 @@ type mode struct {
 	body    []byte
 	marker  []byte
 	putErr  error
+	sent    bool // the PUT went out: MinIO may have stored it even if its answer was lost
 	written bool
 	checks  []Check
 }
@@ -146,14 +147,18 @@ func Run(ctx context.Context, h *lab.Handle, bucket string) (rep Report, err err
 		var problems []string
 		removed := 0
 		for _, m := range modes {
-			if !m.written {
+			if !m.sent {
 				continue
 			}
+			// A PUT cut short by ctx may still have been stored: removing
+			// an object that is not there succeeds.
 			if err := s3.RemoveObject(cctx, bucket, m.object, minio.RemoveObjectOptions{VersionID: m.version}); err != nil {
 				problems = append(problems, fmt.Sprintf("remove %s: %v", m.object, err))
 				continue
 			}
-			removed++
+			if m.written {
+				removed++
+			}
 		}
 		what := fmt.Sprintf("removed %d objects under %s", removed, Prefix+run+"/")
 		if keyCreated && !keyDeleted {
@@ -219,6 +224,7 @@ func Run(ctx context.Context, h *lab.Handle, bucket string) (rep Report, err err
 			m.putErr = err
 			continue
 		}
+		m.sent = true
 		info, err := s3.PutObject(ctx, bucket, m.object, bytes.NewReader(m.body), int64(len(m.body)),
 			minio.PutObjectOptions{ServerSideEncryption: m.sse, ContentType: "text/plain"})
 		if err != nil {

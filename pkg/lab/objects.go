@@ -1,0 +1,226 @@
+package lab
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+)
+
+// Server-side encryption schemes of an object, as Object.Scheme names
+// them.
+const (
+	SchemeKMS  = "SSE-KMS"
+	SchemeS3   = "SSE-S3"
+	SchemeC    = "SSE-C"
+	SchemeNone = "none"
+)
+
+// The response headers in which MinIO reports an object's encryption.
+const (
+	HeaderSSE      = "X-Amz-Server-Side-Encryption"
+	HeaderKMSKeyID = "X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id"
+	HeaderSSECAlgo = "X-Amz-Server-Side-Encryption-Customer-Algorithm"
+)
+
+// Object is an object with its encryption exactly as MinIO reports it.
+type Object struct {
+	Bucket       string    `json:"bucket"`
+	Key          string    `json:"key"`
+	Size         int64     `json:"size"`
+	ETag         string    `json:"etag"`
+	LastModified time.Time `json:"last_modified"`
+	ContentType  string    `json:"content_type,omitempty"`
+	// SSE is the X-Amz-Server-Side-Encryption header: "aws:kms",
+	// "AES256", or "" when MinIO stores the object in plaintext.
+	SSE string `json:"sse,omitempty"`
+	// KMSKeyID is the X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id header,
+	// as in "arn:aws:kms:sselab-key".
+	KMSKeyID string `json:"kms_key_id,omitempty"`
+	// Headers are every header of MinIO's answer to a HEAD request.
+	Headers http.Header `json:"headers,omitempty"`
+	// CustomerKey is true for an SSE-C object: MinIO describes it only to
+	// whoever sends its key, so only its name and scheme are known.
+	CustomerKey bool `json:"customer_key,omitempty"`
+}
+
+// Scheme names the object's server-side encryption: SchemeKMS, SchemeS3,
+// SchemeC or SchemeNone.
+func (o Object) Scheme() string {
+	switch {
+	case o.CustomerKey || o.Headers.Get(HeaderSSECAlgo) != "":
+		return SchemeC
+	case o.SSE == "aws:kms":
+		return SchemeKMS
+	case o.SSE == "AES256":
+		return SchemeS3
+	}
+	return SchemeNone
+}
+
+// KMSKey returns the name of the KES key of an SSE-KMS object.
+func (o Object) KMSKey() string { return strings.TrimPrefix(o.KMSKeyID, "arn:aws:kms:") }
+
+// objectFrom turns minio-go's description into an Object.
+func objectFrom(bucket string, st minio.ObjectInfo) Object {
+	return Object{
+		Bucket: bucket, Key: st.Key, Size: st.Size, ETag: st.ETag,
+		LastModified: st.LastModified, ContentType: st.ContentType,
+		SSE: st.Metadata.Get(HeaderSSE), KMSKeyID: st.Metadata.Get(HeaderKMSKeyID),
+		Headers: st.Metadata,
+	}
+}
+
+// StatObject describes an object as MinIO's HEAD answer does.
+func (h *Handle) StatObject(ctx context.Context, bucket, key string) (Object, error) {
+	s3, err := h.S3()
+	if err != nil {
+		return Object{}, err
+	}
+	return statObject(ctx, s3, bucket, key)
+}
+
+func statObject(ctx context.Context, s3 *minio.Client, bucket, key string) (Object, error) {
+	st, err := s3.StatObject(ctx, bucket, key, minio.StatObjectOptions{})
+	if err != nil {
+		if customerKeyed(err) {
+			return Object{Bucket: bucket, Key: key, CustomerKey: true}, nil
+		}
+		return Object{}, fmt.Errorf("lab: object %s/%s: %w", bucket, key, err)
+	}
+	return objectFrom(bucket, st), nil
+}
+
+// customerKeyed reports whether MinIO refused to describe an object
+// because it is encrypted with a customer key (SSE-C) that was not sent.
+func customerKeyed(err error) bool {
+	resp := minio.ToErrorResponse(err)
+	return resp.StatusCode == http.StatusBadRequest && resp.Code != "NoSuchKey"
+}
+
+// ListObjects lists at most max objects of a bucket (all of them for
+// max <= 0), in key order, each described as StatObject does; more is
+// true when the bucket holds more.
+func (h *Handle) ListObjects(ctx context.Context, bucket string, max int) (objs []Object, more bool, err error) {
+	s3, err := h.S3()
+	if err != nil {
+		return nil, false, err
+	}
+	return listObjects(ctx, s3, bucket, max)
+}
+
+func listObjects(ctx context.Context, s3 *minio.Client, bucket string, max int) (objs []Object, more bool, err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // ends the listing when max is reached
+	for obj := range s3.ListObjects(ctx, bucket, minio.ListObjectsOptions{Recursive: true}) {
+		if obj.Err != nil {
+			return nil, false, fmt.Errorf("lab: list objects in %s: %w", bucket, obj.Err)
+		}
+		if max > 0 && len(objs) == max {
+			more = true
+			break
+		}
+		o, err := statObject(ctx, s3, bucket, obj.Key)
+		if err != nil {
+			if minio.ToErrorResponse(err).Code == "NoSuchKey" {
+				continue // deleted since the listing
+			}
+			return nil, false, err
+		}
+		objs = append(objs, o)
+	}
+	sort.Slice(objs, func(i, j int) bool { return objs[i].Key < objs[j].Key })
+	return objs, more, nil
+}
+
+// PutObject stores an object read from r; size is -1 when unknown. The
+// bucket's default encryption applies.
+func (h *Handle) PutObject(ctx context.Context, bucket, key string, r io.Reader, size int64, contentType string) (Object, error) {
+	s3, err := h.S3()
+	if err != nil {
+		return Object{}, err
+	}
+	opts := minio.PutObjectOptions{ContentType: contentType}
+	if size < 0 {
+		// An object that fits in one part goes up in one request, as
+		// with a known size (a multipart upload would give it a
+		// multipart ETag); a bigger one in 16 MiB parts (minio-go would
+		// otherwise buffer parts sized for a 5 TiB object).
+		const partSize = 16 << 20
+		head, err := io.ReadAll(io.LimitReader(r, partSize))
+		if err != nil {
+			return Object{}, fmt.Errorf("lab: upload %s/%s: %w", bucket, key, err)
+		}
+		if len(head) < partSize {
+			size = int64(len(head))
+		}
+		r = io.MultiReader(bytes.NewReader(head), r)
+		opts.PartSize = partSize
+	}
+	if _, err := s3.PutObject(ctx, bucket, key, r, size, opts); err != nil {
+		return Object{}, fmt.Errorf("lab: upload %s/%s: %w", bucket, key, err)
+	}
+	return statObject(ctx, s3, bucket, key)
+}
+
+// GetObject opens an object for reading; its Stat fails if MinIO cannot
+// decrypt it.
+func (h *Handle) GetObject(ctx context.Context, bucket, key string) (*minio.Object, error) {
+	s3, err := h.S3()
+	if err != nil {
+		return nil, err
+	}
+	obj, err := s3.GetObject(ctx, bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("lab: download %s/%s: %w", bucket, key, err)
+	}
+	return obj, nil
+}
+
+// RemoveObject deletes an object.
+func (h *Handle) RemoveObject(ctx context.Context, bucket, key string) error {
+	s3, err := h.S3()
+	if err != nil {
+		return err
+	}
+	if err := s3.RemoveObject(ctx, bucket, key, minio.RemoveObjectOptions{}); err != nil {
+		return fmt.Errorf("lab: delete %s/%s: %w", bucket, key, err)
+	}
+	return nil
+}
+
+// Bucket is a bucket with its default encryption.
+type Bucket struct {
+	Name       string           `json:"name"`
+	Created    time.Time        `json:"created"`
+	Encryption BucketEncryption `json:"encryption"`
+}
+
+// ListBuckets lists every bucket with its default encryption.
+func (h *Handle) ListBuckets(ctx context.Context) ([]Bucket, error) {
+	s3, err := h.S3()
+	if err != nil {
+		return nil, err
+	}
+	infos, err := s3.ListBuckets(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("lab: list buckets: %w", err)
+	}
+	buckets := make([]Bucket, len(infos))
+	for i, b := range infos {
+		buckets[i] = Bucket{Name: b.Name, Created: b.CreationDate}
+		enc, err := bucketEncryption(ctx, s3, b.Name)
+		if err != nil && !errors.Is(err, errNoEncryption) {
+			return nil, err
+		}
+		buckets[i].Encryption = enc
+	}
+	return buckets, nil
+}
