@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -86,6 +87,14 @@ func TestConsoleInABrowser(t *testing.T) {
 	if h.State.WebURL == "" {
 		t.Fatal("state file: no web_url")
 	}
+	// Where to find it: status and env name it.
+	if out := mustRun(t, "status", "--dir", dir).stdout; !regexp.MustCompile(`(?m)^lab console\s+ok\s+` + regexp.QuoteMeta(h.State.WebURL) + `$`).MatchString(out) {
+		t.Errorf("status: no 'lab console ok %s' row:\n%s", h.State.WebURL, out)
+	}
+	if out := mustRun(t, "env", "--dir", dir).stdout; !strings.Contains(out, "SSELAB_WEB_URL="+h.State.WebURL) {
+		t.Errorf("env: no SSELAB_WEB_URL=%s:\n%s", h.State.WebURL, out)
+	}
+
 	ctx := testtools.Browser(t, testtools.SPKIHash(h.PKI.Console.Cert))
 	p := &page{t: t, ctx: ctx, url: h.State.WebURL}
 	shot := func(name string) { testtools.Screenshot(t, ctx, name) }

@@ -632,3 +632,62 @@ func (p *proxy) close() {
 	}
 	p.conns = nil
 }
+
+// syncBuffer is a log that the lab writes to while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestConsoleAddress: a console reachable from other machines is
+// announced with a warning; --no-web leaves it off entirely.
+func TestConsoleAddress(t *testing.T) {
+	t.Parallel()
+	t.Run("beyond loopback", func(t *testing.T) {
+		t.Parallel()
+		var log syncBuffer
+		h := labtest.Up(t, runner.Options{WebAddress: "0.0.0.0:0", Log: io.MultiWriter(&log, t.Output())})
+		if !strings.Contains(log.String(), "sselab: warning: the lab console listens on 0.0.0.0:0, beyond this machine") {
+			t.Errorf("log: got %q, want the warning about a console beyond loopback", log.String())
+		}
+		if !strings.HasPrefix(h.State.WebURL, "https://127.0.0.1:") {
+			t.Errorf("web_url %q: want the loopback address clients on this machine dial", h.State.WebURL)
+		}
+		if st := h.Status(t.Context()); st.Web == nil || !st.Web.Up {
+			t.Errorf("status of the console: %+v, want up", st.Web)
+		}
+	})
+	t.Run("off", func(t *testing.T) {
+		t.Parallel()
+		var log syncBuffer
+		h := labtest.Up(t, runner.Options{NoWeb: true, Log: io.MultiWriter(&log, t.Output())})
+		if h.State.WebURL != "" || strings.Contains(log.String(), "lab console") {
+			t.Errorf("with NoWeb: web_url %q, log %q; want neither to name a console", h.State.WebURL, log.String())
+		}
+		st := h.Status(t.Context())
+		if st.Web != nil || !st.Ready {
+			t.Errorf("status with NoWeb: web %+v, ready %v; want no console and a ready lab", st.Web, st.Ready)
+		}
+		env, err := h.Env()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range env {
+			if v.Name == "SSELAB_WEB_URL" {
+				t.Errorf("env with NoWeb: %s=%s", v.Name, v.Value)
+			}
+		}
+	})
+}

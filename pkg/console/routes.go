@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -118,8 +119,9 @@ type labInfo struct {
 	CAFile string
 }
 
-// templates are parsed once: each page is the layout plus its own file.
-var templates = func() map[string]*template.Template {
+// templates are parsed once, when the first page is shown (not when any
+// sselab command starts): each page is the layout plus its own file.
+var templates = sync.OnceValue(func() map[string]*template.Template {
 	funcs := template.FuncMap{
 		"size": func(n any) string {
 			switch n := n.(type) {
@@ -162,7 +164,7 @@ var templates = func() map[string]*template.Template {
 		m[name] = template.Must(template.Must(base.Clone()).ParseFS(webFS, p))
 	}
 	return m
-}()
+})
 
 // render writes a page.
 func (s *Server) render(w http.ResponseWriter, name string, p page) {
@@ -173,10 +175,10 @@ func (s *Server) render(w http.ResponseWriter, name string, p page) {
 	// A page is written whole or not at all: a template that fails half
 	// way would show a page that silently lacks its end.
 	var buf bytes.Buffer
-	if err := templates[name].ExecuteTemplate(&buf, "layout.html", p); err != nil {
+	if err := templates()[name].ExecuteTemplate(&buf, "layout.html", p); err != nil {
 		s.log.Printf("page %s: %v", name, err)
 		buf.Reset()
-		templates["message"].ExecuteTemplate(&buf, "layout.html", page{Title: "Not shown", Lab: p.Lab,
+		templates()["message"].ExecuteTemplate(&buf, "layout.html", page{Title: "Not shown", Lab: p.Lab,
 			Message: "This page could not be shown (" + err.Error() + "); the lab's log has the details."})
 	}
 	w.Write(buf.Bytes())
