@@ -26,7 +26,10 @@ const detachTimeout = 30 * time.Minute
 //
 // Until it is ready the child writes to a temporary file outside the
 // state directory, so a failed start leaves the directory as it was.
-func upDetached(ctx context.Context, dir string, args []string, stdout, stderr io.Writer) error {
+//
+// env are extra environment variables for the background process, such as
+// the passphrase of a sealed keystore (never its argv).
+func upDetached(ctx context.Context, dir string, args, env []string, stdout, stderr io.Writer) error {
 	self, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("cannot find the sselab executable to run in the background: %w", err)
@@ -47,7 +50,7 @@ func upDetached(ctx context.Context, dir string, args []string, stdout, stderr i
 		return a == "--detach" || a == "--detach=true"
 	})
 	cmd := exec.Command(self, childArgs...)
-	cmd.Env = append(os.Environ(), envDetachedLog+"="+labdir.Layout{Root: dir}.SelfLog())
+	cmd.Env = append(append(os.Environ(), env...), envDetachedLog+"="+labdir.Layout{Root: dir}.SelfLog())
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, out, out
 	cmd.SysProcAttr = detachedAttr()
 	if err := cmd.Start(); err != nil {

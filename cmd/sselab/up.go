@@ -2,14 +2,18 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/pflag"
 
+	"github.com/sselab/sselab/internal/passphrase"
+	"github.com/sselab/sselab/pkg/kesserver"
 	"github.com/sselab/sselab/pkg/keystore"
 	"github.com/sselab/sselab/pkg/lab"
 	"github.com/sselab/sselab/pkg/labdir"
@@ -65,7 +69,17 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		o.HTTP = &plainHTTP
 	}
 	if detach {
-		return upDetached(ctx, o.Dir, args, stdout, stderr)
+		var env []string
+		if !fs.Changed("passphrase-file") {
+			pass, err := detachedPassphrase(ctx, o, stderr)
+			if err != nil {
+				return err
+			}
+			if pass != nil {
+				env = append(env, passphrase.EnvVar+"="+string(pass))
+			}
+		}
+		return upDetached(ctx, o.Dir, args, env, stdout, stderr)
 	}
 	out := &switchWriter{w: stderr}
 	o.MinIO = miniobin.Options{Flag: minio, Env: os.Getenv("SSELAB_MINIO"), Download: true, Build: true, Progress: out}
@@ -97,6 +111,37 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintln(stderr, "lab stopped; keys, credentials and data stay in", o.Dir)
 	return nil
+}
+
+// detachedPassphrase asks at the terminal, before the lab goes to the
+// background, for the passphrase of the sealed keystore the lab will open
+// (checking it, three tries) or make (typed twice). It returns nil when
+// no passphrase is needed, or it comes from $SSELAB_PASSPHRASE, or there
+// is no terminal (the background lab then says what is missing).
+func detachedPassphrase(ctx context.Context, o runner.Options, stderr io.Writer) ([]byte, error) {
+	src := passphrase.Source{Prompt: stderr}
+	if !src.Interactive() {
+		return nil, nil
+	}
+	layout := labdir.Layout{Root: o.Dir}
+	var settings labdir.Settings
+	labdir.ReadJSON(layout.SettingsFile(), &settings) // none yet: a new lab
+	needs, exists := keystore.NeedsPassphrase(o.Keystore, layout, settings.Keystore)
+	switch {
+	case !needs:
+		return nil, nil
+	case !exists:
+		return src.New("New passphrase for the lab's sealed keystore: ")
+	}
+	var pass []byte
+	err := src.Try("Passphrase of the lab's sealed keystore: ", func(p []byte) error {
+		if _, err := kesserver.OpenSealedKeyStore(ctx, layout.SealedKeyStoreDir(), p); err != nil {
+			return err
+		}
+		pass = slices.Clone(p)
+		return nil
+	}, func(err error) bool { return errors.Is(err, kesserver.ErrWrongPassphrase) })
+	return pass, err
 }
 
 // printSummary prints the one-screen summary of a ready lab.

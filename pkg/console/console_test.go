@@ -434,6 +434,11 @@ func TestConsoleBadInput(t *testing.T) {
 		}
 	})
 
+	t.Run("object gone", func(t *testing.T) {
+		p := b.get("/buckets/" + cl.h.State.Buckets[0] + "?object=gone.txt")
+		wantFlash(t, p, "The object “gone.txt” does not exist (any more).")
+	})
+
 	t.Run("key in use", func(t *testing.T) {
 		if err := cl.h.CreateKey(ctx, "used-key"); err != nil {
 			t.Fatal(err)

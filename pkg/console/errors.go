@@ -20,7 +20,8 @@ import (
 // sentence for a page: never a stack, never raw XML.
 func sentence(err error) string {
 	var inUse *lab.KeyInUseError
-	resp := minio.ToErrorResponse(err)
+	var resp minio.ErrorResponse
+	errors.As(err, &resp) // the lab wraps minio-go's errors
 	switch {
 	case err == nil:
 		return ""

@@ -65,7 +65,11 @@ func (s *FSKeyStore) Status(context.Context) (kes.KeyStoreState, error) {
 }
 
 // Create writes a new key file and syncs it; it never replaces one
-// (kesapi.ErrKeyExists) and leaves no partial file behind.
+// (kesapi.ErrKeyExists). The file appears whole or not at all: it is
+// written under a temporary name and renamed to its own, so a reader (a
+// backup, KES) never sees half a key. Only the lab that holds the state
+// directory's lock writes keys, so the check for an existing key and the
+// rename cannot race with another writer.
 func (s *FSKeyStore) Create(_ context.Context, name string, value []byte) error {
 	path, err := s.path(name)
 	if err != nil {
@@ -73,24 +77,30 @@ func (s *FSKeyStore) Create(_ context.Context, name string, value []byte) error 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, fsutil.PrivatePerm)
-	if errors.Is(err, os.ErrExist) {
+	if _, err := os.Lstat(path); err == nil {
 		return kesapi.ErrKeyExists
 	}
+	f, err := os.CreateTemp(s.dir, ".tmp-"+name+"-*") // '.': never a key name
 	if err != nil {
 		return fmt.Errorf("kesserver: %w", err)
 	}
-	if _, err = f.Write(value); err == nil {
-		err = f.Sync()
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if err = f.Chmod(fsutil.PrivatePerm); err == nil {
+		if _, err = f.Write(value); err == nil {
+			err = f.Sync()
+		}
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		os.Remove(path)
 		return fmt.Errorf("kesserver: create key %s: %w", name, err)
 	}
-	return nil
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("kesserver: create key %s: %w", name, err)
+	}
+	return fsutil.SyncDir(s.dir)
 }
 
 // Get returns what the key's file holds, or kesapi.ErrKeyNotFound.
@@ -146,6 +156,28 @@ func (s *FSKeyStore) List(ctx context.Context, prefix string, n int) ([]string, 
 		names = append(names, e.Name())
 	}
 	return ListNames(names, prefix, n)
+}
+
+// KeyNames lists the keys of the file keystore (or sealed keystore) in
+// dir, sorted: every file whose name KES could give a key (no '.': not a
+// header, not a temporary file). A directory that does not exist holds
+// none.
+func KeyNames(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("kesserver: %w", err)
+	}
+	names := make([]string, 0, len(entries))
+	for _, e := range entries {
+		if !strings.Contains(e.Name(), ".") && e.Type().IsRegular() {
+			names = append(names, e.Name())
+		}
+	}
+	slices.Sort(names)
+	return names, nil
 }
 
 // Close does nothing: the keystore holds no resources.

@@ -40,6 +40,8 @@ type Server struct {
 	errc   chan error
 	cancel context.CancelFunc
 	files  []io.Closer
+	conf   *kes.Config  // as started; FlushCache reuses it
+	keys   kes.KeyStore // closed by Close once KES has stopped
 
 	closeOnce sync.Once
 	closeErr  error
@@ -108,21 +110,21 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 		TLS:      cfg.serverTLS(),
 		Cache:    &cfg.Cache,
 		Policies: cfg.policies(),
-		Keys:     keys,
+		Keys:     keepOpen{keys}, // Close closes it, not KES's every Update
 		ErrorLog: logRouter{errors: slog.NewTextHandler(errLog, nil), audit: auditJSON},
 		AuditLog: &kes.AuditLogHandler{Handler: auditJSON},
 	}
 	s.srv.ErrLevel.Set(slog.LevelDebug) // refusals are debug records; see logRouter
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
+	s.conf, s.keys = conf, keys
 	started = true
 	go func() {
 		err := s.srv.Start(runCtx, &readyListener{Listener: ln, ready: s.ready}, conf)
 		if s.srv.Addr() == "" {
 			// KES refused the configuration (or was closed) before it
-			// took over the listener and the keystore: close them here.
+			// took over the listener: close it here.
 			ln.Close()
-			keys.Close()
 		}
 		s.errc <- err
 		close(s.errc)
@@ -183,6 +185,11 @@ func (s *Server) Close() error {
 				s.closeErr = err
 			}
 		}
+		if s.keys != nil {
+			if err := s.keys.Close(); err != nil && s.closeErr == nil {
+				s.closeErr = err
+			}
+		}
 		for _, f := range s.files {
 			f.Close()
 		}
@@ -191,6 +198,19 @@ func (s *Server) Close() error {
 		}
 	})
 	return s.closeErr
+}
+
+// FlushCache drops every key KES holds in memory: the next use of each
+// goes to the keystore again. Sealing a keystore takes effect with it.
+func (s *Server) FlushCache() error {
+	if s.conf == nil {
+		return errors.New("kesserver: KES is not running")
+	}
+	old, err := s.srv.Update(s.conf)
+	if err != nil {
+		return fmt.Errorf("kesserver: %w", err)
+	}
+	return old.Close() // the old cache's collector; the keystore stays open
 }
 
 // readyListener closes ready when the HTTP server first calls Accept: at

@@ -45,7 +45,10 @@ type lab struct {
 // newLab creates a PKI in a temporary directory and a Config listening on
 // a free port of 127.0.0.1, with a file keystore and both log files in
 // that directory.
-func newLab(t *testing.T) *lab {
+func newLab(t *testing.T) *lab { return newLabB(t) }
+
+// newLabB is newLab for tests and benchmarks.
+func newLabB(t testing.TB) *lab {
 	t.Helper()
 	dir := t.TempDir()
 	p := newPKI(t, filepath.Join(dir, "certs"))
@@ -69,7 +72,7 @@ func testPolicies(p *pki.PKI) []Policy {
 	}
 }
 
-func newPKI(t *testing.T, dir string) *pki.PKI {
+func newPKI(t testing.TB, dir string) *pki.PKI {
 	t.Helper()
 	p, err := pki.LoadOrCreate(pki.Options{Dir: dir})
 	if err != nil {

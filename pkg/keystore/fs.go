@@ -27,20 +27,33 @@ func (*fsKind) Where(l labdir.Layout, _ labdir.Keystore) string {
 	return "the keystore in " + l.KeyStoreDir()
 }
 
+// Open refuses a keystore that lacks keys the lab made (see checkIndex).
 func (k *fsKind) Open(_ context.Context, ks *labdir.Keystore, env Env) (Store, error) {
-	return &fsStore{dir: env.Layout.KeyStoreDir(), where: k.Where(env.Layout, *ks)}, nil
+	s := &fsStore{dir: env.Layout.KeyStoreDir(), where: k.Where(env.Layout, *ks)}
+	var err error
+	if s.index, err = checkIndex(env.Layout, s.dir, s.where); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // fsStore is the file keystore of one lab.
-type fsStore struct{ dir, where string }
+type fsStore struct {
+	dir, where string
+	index      *indexed
+}
 
 func (s *fsStore) Connect(ctx context.Context) (kes.KeyStore, error) {
-	return kesserver.OpenFSKeyStore(ctx, s.dir)
+	ks, err := kesserver.OpenFSKeyStore(ctx, s.dir)
+	if err != nil {
+		return nil, err
+	}
+	return s.index.wrap(ks), nil
 }
 
 func (s *fsStore) Cache() kes.CacheConfig { return kesserver.DefaultConfig().Cache }
 func (s *fsStore) Keys() []string         { return nil }
-func (s *fsStore) Keep() error            { return nil }
+func (s *fsStore) Keep() error            { return s.index.keep() }
 
 func (s *fsStore) Summary() labdir.Summary {
 	return labdir.Summary{Phrase: "keystore " + s.dir}

@@ -16,6 +16,7 @@ var kinds = []func() Kind{
 	func() Kind { return &fsKind{} },
 	func() Kind { return &vaultKind{} },
 	func() Kind { return &kesConfigKind{} },
+	func() Kind { return &sealedKind{} },
 }
 
 // Default is the kind of keystore a new lab uses: the file keystore in its

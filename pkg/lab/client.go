@@ -8,12 +8,15 @@
 package lab
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -118,7 +121,13 @@ func (h *Handle) S3() (*minio.Client, error) {
 
 // control sends a request to the lab's control endpoint.
 func (h *Handle) control(ctx context.Context, method, path string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+h.State.ControlAddress+path, nil)
+	return h.controlBody(ctx, method, path, nil, v)
+}
+
+// controlBody sends a request with a body to the lab's control endpoint;
+// a refusal (409) comes back as an error saying why.
+func (h *Handle) controlBody(ctx context.Context, method, path string, body []byte, v any) error {
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+h.State.ControlAddress+path, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("lab: %w", err)
 	}
@@ -128,6 +137,10 @@ func (h *Handle) control(ctx context.Context, method, path string, v any) error 
 		return fmt.Errorf("lab: the lab (pid %d) %w: %w", h.State.PID, errNoAnswer, err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusConflict {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+		return errors.New(strings.TrimSpace(string(msg)))
+	}
 	if resp.StatusCode/100 != 2 {
 		return fmt.Errorf("lab: the lab answered %s to %s", resp.Status, path)
 	}
@@ -141,6 +154,17 @@ func (h *Handle) control(ctx context.Context, method, path string, v any) error 
 
 // errNoAnswer marks a control request that got no HTTP answer.
 var errNoAnswer = errors.New("does not answer")
+
+// Seal seals the running lab's keystore: KES can then use no key until
+// Unseal.
+func (h *Handle) Seal(ctx context.Context) error {
+	return h.controlBody(ctx, http.MethodPost, labdir.ControlSeal, nil, nil)
+}
+
+// Unseal unseals the running lab's keystore with passphrase.
+func (h *Handle) Unseal(ctx context.Context, passphrase []byte) error {
+	return h.controlBody(ctx, http.MethodPost, labdir.ControlUnseal, passphrase, nil)
+}
 
 // Info asks the running lab about its processes and its keystore.
 func (h *Handle) Info(ctx context.Context) (labdir.Info, error) {

@@ -10,6 +10,12 @@ const (
 	ControlStop = "/v1/stop"
 	// ControlInfo (GET) answers with an Info.
 	ControlInfo = "/v1/info"
+	// ControlSeal (POST) seals the lab's keystore: 204, or 409 with why
+	// not as text.
+	ControlSeal = "/v1/seal"
+	// ControlUnseal (POST, the passphrase as the body) unseals it: 204,
+	// or 409 with why not as text.
+	ControlUnseal = "/v1/unseal"
 )
 
 // Info is what the running lab reports about itself on its control

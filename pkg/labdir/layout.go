@@ -22,6 +22,8 @@ import (
 //	  sselab.lock       held while a lab runs on DIR
 //	  certs/            the PKI (see package pki)
 //	  kes/keys/         KES's persistent keystore: losing it loses every object
+//	  kes/sealed/       the sealed keystore (--kms sealed): keystore.json and one encrypted file per key
+//	  kes/key-index.json the names of the lab's keys, to tell a lost key from one never made
 //	  kes/audit.log     one JSON line per KES request
 //	  kes/error.log
 //	  vault/secret-id   the AppRole secret_id with --kms vault (0600)
@@ -72,6 +74,14 @@ func (l Layout) KESDir() string { return l.path("kes") }
 
 // KeyStoreDir is KES's file keystore.
 func (l Layout) KeyStoreDir() string { return l.path("kes", "keys") }
+
+// SealedKeyStoreDir is the sealed keystore: its header keystore.json and
+// one encrypted file per key.
+func (l Layout) SealedKeyStoreDir() string { return l.path("kes", "sealed") }
+
+// KeyIndexFile lists the names of the keys the lab's keystore in DIR
+// holds, so that 'up' can tell a key that was lost from one never made.
+func (l Layout) KeyIndexFile() string { return l.path("kes", "key-index.json") }
 
 // KESAuditLog is KES's audit log.
 func (l Layout) KESAuditLog() string { return l.path("kes", "audit.log") }

@@ -6,11 +6,13 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"time"
 
+	"github.com/sselab/sselab/pkg/keystore"
 	"github.com/sselab/sselab/pkg/labdir"
 )
 
@@ -39,9 +41,57 @@ func (l *Lab) serveControl() (*controlServer, error) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(l.info(r.Context()))
 	}))
+	mux.HandleFunc("POST "+labdir.ControlSeal, c.authorized(func(w http.ResponseWriter, r *http.Request) {
+		answer(w, l.seal())
+	}))
+	mux.HandleFunc("POST "+labdir.ControlUnseal, c.authorized(func(w http.ResponseWriter, r *http.Request) {
+		pass, err := io.ReadAll(io.LimitReader(r.Body, 4<<10))
+		if err == nil {
+			err = l.unseal(pass)
+		}
+		clear(pass)
+		answer(w, err)
+	}))
 	c.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go c.srv.Serve(ln)
 	return c, nil
+}
+
+// answer ends a request that changes the lab: 204, or 409 and why not.
+func answer(w http.ResponseWriter, err error) {
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusConflict)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// seal seals the keystore and drops the keys KES holds in memory: from
+// now on every key operation fails, MinIO's included.
+func (l *Lab) seal() error {
+	s, ok := l.store.(keystore.Sealer)
+	if !ok {
+		return keystore.NotSealable(l.kind.Name(), l.layout)
+	}
+	if err := s.Seal(); err != nil {
+		return err
+	}
+	fmt.Fprintln(l.log, "sselab: the keystore is sealed; 'sselab unseal' opens it again")
+	return l.kes.FlushCache()
+}
+
+// unseal unseals the keystore with pass; KES serves the keys again at
+// once, reading them anew.
+func (l *Lab) unseal(pass []byte) error {
+	s, ok := l.store.(keystore.Sealer)
+	if !ok {
+		return keystore.NotSealable(l.kind.Name(), l.layout)
+	}
+	if err := s.Unseal(pass); err != nil {
+		return err
+	}
+	fmt.Fprintln(l.log, "sselab: the keystore is unsealed")
+	return l.kes.FlushCache() // also ends KES's "keystore offline" state
 }
 
 // authorized lets a request through to h only with the lab's token.

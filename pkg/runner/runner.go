@@ -253,6 +253,14 @@ func (l *Lab) startKES(ctx context.Context) error {
 
 	kc := kesapi.NewClientWithConfig(l.state.KESEndpoint, l.pki.ClientTLS(l.pki.Operator))
 	defer kc.HTTPClient.CloseIdleConnections()
+	if hasMinIOData(l.layout) {
+		// A new default key would not bring MinIO's data back: it would
+		// only hide that the old one is lost.
+		if _, err := kc.DescribeKey(ctx, l.settings.Key); errors.Is(err, kesapi.ErrKeyNotFound) {
+			return fmt.Errorf("runner: MinIO's data in %s is encrypted with the key %s, which %s lacks: put it back with 'sselab restore BACKUP --keys-only --dir %s'; a new key would leave the data unreadable",
+				l.layout.MinIODataDir(), l.settings.Key, l.kind.Where(l.layout, l.settings.Keystore), l.layout.Root)
+		}
+	}
 	for _, k := range append([]string{l.settings.Key}, l.store.Keys()...) {
 		if err := kc.CreateKey(ctx, k); err != nil && !errors.Is(err, kesapi.ErrKeyExists) {
 			return fmt.Errorf("runner: KES does not answer: creating key %q: %w", k, err)

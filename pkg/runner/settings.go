@@ -81,10 +81,17 @@ func checkKeystoreKept(layout labdir.Layout, old, cur labdir.Keystore) error {
 	if was == now {
 		return nil
 	}
-	if _, err := os.Stat(filepath.Join(layout.MinIODataDir(), ".minio.sys")); err != nil {
-		return nil // no MinIO data yet: any keystore will do
+	if !hasMinIOData(layout) {
+		return nil // any keystore will do
 	}
 	return fmt.Errorf("runner: %s has MinIO data encrypted with keys in %s; starting it with %s would leave that data unreadable: use a new --dir for the new keystore, or start this one as before", layout.Root, was, now)
+}
+
+// hasMinIOData reports whether MinIO has written its drive: from then on
+// its configuration and objects are encrypted with the lab's keys.
+func hasMinIOData(layout labdir.Layout) bool {
+	_, err := os.Stat(filepath.Join(layout.MinIODataDir(), ".minio.sys"))
+	return err == nil
 }
 
 // checkDir fails unless dir is a directory or can become one.

@@ -185,6 +185,9 @@ func Run(ctx context.Context, h *lab.Handle, bucket string) (rep Report, err err
 	// without SSE headers.
 	ok, ev := bucketDefault(ctx, s3, bucket, h.State.Key)
 	addResult("bucket default encryption", ok, ev)
+	if h.State.KMS == "sealed" {
+		rep.Checks = append(rep.Checks, KeysAtRest(h.Layout, h.State.Keystore))
+	}
 
 	// The modes, each with its own object and marker.
 	ssecKey := make([]byte, 32)
