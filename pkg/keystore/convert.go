@@ -16,19 +16,24 @@ import (
 
 // Steps of SealAtRest, in order. A crash after any of them loses no key:
 //
+//	StepCopying   one key is in the new sealed keystore, under a temporary
+//	              name; the lab still uses the keystore in DIR/kes/keys
 //	StepCopied    the sealed keystore is complete under a temporary name;
 //	              the lab still uses the keystore in DIR/kes/keys
 //	StepPublished it is complete under its own name, and checked; the lab
 //	              still uses DIR/kes/keys (settings.json names it)
 //	StepSwitched  settings.json names the sealed keystore; the plaintext
 //	              copy is still there
+//	StepRemoving  one plaintext key file is gone
 //	StepRemoved   the plaintext keystore is gone
 //
 // Running SealAtRest again after a crash finishes the conversion.
 const (
+	StepCopying   = "copying"
 	StepCopied    = "copied"
 	StepPublished = "published"
 	StepSwitched  = "switched"
+	StepRemoving  = "removing"
 	StepRemoved   = "removed"
 )
 
@@ -124,13 +129,18 @@ func buildSealed(ctx context.Context, l labdir.Layout, plain *kesserver.FSKeySto
 	if err != nil {
 		return err
 	}
-	for _, n := range names {
+	for i, n := range names {
 		v, err := plain.Get(ctx, n)
 		if err != nil {
 			return err
 		}
 		if err := sealed.Create(ctx, n, v); err != nil {
 			return err
+		}
+		if i == 0 {
+			if err := after(StepCopying); err != nil {
+				return err
+			}
 		}
 	}
 	if err := sameKeys(ctx, plain, sealed, names); err != nil {
@@ -178,6 +188,16 @@ func removePlain(ctx context.Context, l labdir.Layout, pass []byte, after func(s
 	}
 	if err := sameKeys(ctx, plain, sealed, names); err != nil {
 		return err
+	}
+	for i, n := range names {
+		if err := os.Remove(filepath.Join(l.KeyStoreDir(), n)); err != nil {
+			return fmt.Errorf("keystore: remove the plaintext keystore: %w", err)
+		}
+		if i == 0 {
+			if err := after(StepRemoving); err != nil {
+				return err
+			}
+		}
 	}
 	if err := os.RemoveAll(l.KeyStoreDir()); err != nil {
 		return fmt.Errorf("keystore: remove the plaintext keystore: %w", err)

@@ -2,10 +2,12 @@ package keystore
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -95,7 +97,7 @@ var errCrash = errors.New("crashed")
 func TestSealAtRestCrash(t *testing.T) {
 	t.Parallel()
 	pass := []byte("correct horse battery")
-	for _, stop := range []string{StepCopied, StepPublished, StepSwitched, StepRemoved, ""} {
+	for _, stop := range []string{StepCopying, StepCopied, StepPublished, StepSwitched, StepRemoving, StepRemoved, ""} {
 		t.Run("after "+stop, func(t *testing.T) {
 			t.Parallel()
 			l, keys := plainLab(t)
@@ -157,5 +159,49 @@ func TestSealAtRestRefusals(t *testing.T) {
 	labdir.WriteJSON(v.SettingsFile(), labdir.Settings{Keystore: labdir.Keystore{KMS: KindVault}})
 	if err := SealAtRest(t.Context(), v, []byte("passphrase"), testKDF, nil); err == nil || !strings.Contains(err.Error(), "kind vault") {
 		t.Errorf("a Vault lab: %v", err)
+	}
+}
+
+// TestSealAtRestKilled runs the conversion in a child process that kills
+// itself (SIGKILL on Unix) right after each step, then checks what a
+// crash leaves: the keystore the next 'up' would use holds every key,
+// and a second run finishes the conversion.
+func TestSealAtRestKilled(t *testing.T) {
+	if dir := os.Getenv("SSELAB_TEST_CONVERT_DIR"); dir != "" {
+		killAt := os.Getenv("SSELAB_TEST_CONVERT_KILL")
+		SealAtRest(context.Background(), labdir.Layout{Root: dir}, []byte("correct horse battery"), testKDF, func(step string) error {
+			if step == killAt {
+				killSelf()
+			}
+			return nil
+		})
+		os.Exit(0)
+	}
+	t.Parallel()
+	pass := []byte("correct horse battery")
+	for _, step := range []string{StepCopying, StepCopied, StepPublished, StepSwitched, StepRemoving, StepRemoved} {
+		t.Run("killed after "+step, func(t *testing.T) {
+			t.Parallel()
+			l, keys := plainLab(t)
+			cmd := exec.Command(os.Args[0], "-test.run=^TestSealAtRestKilled$")
+			cmd.Env = append(os.Environ(), "SSELAB_TEST_CONVERT_DIR="+l.Root, "SSELAB_TEST_CONVERT_KILL="+step)
+			err := cmd.Run()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.Success() {
+				t.Fatalf("the child was not killed: %v", err)
+			}
+			kind, got := labKeys(t, l, pass)
+			if !sameKeyMaps(got, keys) {
+				t.Fatalf("killed after %s: the lab's %s keystore holds %d keys, not the %d it had", step, kind, len(got), len(keys))
+			}
+			if step != StepRemoved {
+				if err := SealAtRest(t.Context(), l, pass, testKDF, nil); err != nil {
+					t.Fatalf("second run: %v", err)
+				}
+			}
+			if kind, got := labKeys(t, l, pass); kind != KindSealed || !sameKeyMaps(got, keys) {
+				t.Errorf("finished: kind %s with %d keys, want the sealed keystore with all %d", kind, len(got), len(keys))
+			}
+		})
 	}
 }

@@ -53,6 +53,7 @@ type KeyStore struct {
 	fileSecret string        // what the secret file held when last read
 	loginFails bool          // the last login failed: auth.Error says why
 	relogin    chan struct{} // Vault refused the token: log in again now
+	loggedIn   chan struct{} // closed (and replaced) by every login; guarded by mu
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -69,7 +70,7 @@ func Connect(ctx context.Context, c *Config, logf func(format string, args ...an
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	s := &KeyStore{cfg: c, client: client, logf: logf, relogin: make(chan struct{}, 1)}
+	s := &KeyStore{cfg: c, client: client, logf: logf, relogin: make(chan struct{}, 1), loggedIn: make(chan struct{})}
 	s.auth.Method = "kubernetes"
 	if c.AppRole != nil {
 		// The secret given wins over what the file held before: the file
@@ -145,8 +146,11 @@ func (s *KeyStore) Create(ctx context.Context, name string, value []byte) error 
 		return errSealed
 	}
 	location := s.entry(name)
-	existing, err := s.client.Logical().ReadWithContext(ctx, location)
-	s.checkToken(err)
+	var existing *vaultapi.Secret
+	err := s.call(ctx, func() (err error) {
+		existing, err = s.client.Logical().ReadWithContext(ctx, location)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("vault: create %s: %w", location, err)
 	}
@@ -166,8 +170,10 @@ func (s *KeyStore) Create(ctx context.Context, name string, value []byte) error 
 		// now, so that a key is never replaced.
 		body = map[string]any{"options": map[string]any{"cas": 0}, "data": body}
 	}
-	_, err = s.client.Logical().WriteWithContext(ctx, location, body)
-	s.checkToken(err)
+	err = s.call(ctx, func() error {
+		_, err := s.client.Logical().WriteWithContext(ctx, location, body)
+		return err
+	})
 	var respErr *vaultapi.ResponseError
 	if errors.As(err, &respErr) && respErr.StatusCode == http.StatusBadRequest && strings.Contains(strings.Join(respErr.Errors, " "), "check-and-set") {
 		return kesapi.ErrKeyExists
@@ -189,14 +195,14 @@ func (s *KeyStore) Get(ctx context.Context, name string) ([]byte, error) {
 		entry *vaultapi.KVSecret
 		err   error
 	)
-	if s.cfg.KVVersion == KVv2 {
-		entry, err = s.client.KVv2(s.cfg.Engine).GetVersion(ctx, location, 1)
-	} else {
-		entry, err = s.client.KVv1(s.cfg.Engine).Get(ctx, location)
-	}
-	if !errors.Is(err, vaultapi.ErrSecretNotFound) {
-		s.checkToken(err)
-	}
+	err = s.call(ctx, func() (err error) {
+		if s.cfg.KVVersion == KVv2 {
+			entry, err = s.client.KVv2(s.cfg.Engine).GetVersion(ctx, location, 1)
+		} else {
+			entry, err = s.client.KVv1(s.cfg.Engine).Get(ctx, location)
+		}
+		return err
+	})
 	switch {
 	case errors.Is(err, vaultapi.ErrSecretNotFound) || (err == nil && entry == nil):
 		return nil, kesapi.ErrKeyNotFound
@@ -219,13 +225,12 @@ func (s *KeyStore) Delete(ctx context.Context, name string) error {
 		return errSealed
 	}
 	location := path.Join(s.cfg.Prefix, name)
-	var err error
-	if s.cfg.KVVersion == KVv2 {
-		err = s.client.KVv2(s.cfg.Engine).DeleteMetadata(ctx, location)
-	} else {
-		err = s.client.KVv1(s.cfg.Engine).Delete(ctx, location)
-	}
-	s.checkToken(err)
+	err := s.call(ctx, func() error {
+		if s.cfg.KVVersion == KVv2 {
+			return s.client.KVv2(s.cfg.Engine).DeleteMetadata(ctx, location)
+		}
+		return s.client.KVv1(s.cfg.Engine).Delete(ctx, location)
+	})
 	if err != nil {
 		return fmt.Errorf("vault: delete %s/%s: %w", s.cfg.Engine, location, err)
 	}
@@ -241,8 +246,11 @@ func (s *KeyStore) List(ctx context.Context, prefix string, n int) ([]string, st
 	if s.cfg.KVVersion == KVv2 {
 		location = path.Join(s.cfg.Engine, "metadata", s.cfg.Prefix)
 	}
-	secret, err := s.client.Logical().ListWithContext(ctx, location)
-	s.checkToken(err)
+	var secret *vaultapi.Secret
+	err := s.call(ctx, func() (err error) {
+		secret, err = s.client.Logical().ListWithContext(ctx, location)
+		return err
+	})
 	if err != nil {
 		return nil, "", fmt.Errorf("vault: list %s: %w", location, err)
 	}

@@ -81,6 +81,8 @@ func (s *KeyStore) login(ctx context.Context) (*vaultapi.Secret, error) {
 	}
 	now := time.Now()
 	s.mu.Lock()
+	close(s.loggedIn) // requests waiting for a new token retry now
+	s.loggedIn = make(chan struct{})
 	s.loginFails = false
 	s.auth.LastLogin, s.auth.Logins = now, s.auth.Logins+1
 	s.auth.Expires = expiry(now, secret.Auth.LeaseDuration)
@@ -141,6 +143,39 @@ func (s *KeyStore) works() {
 	if was != "" {
 		s.logf("vault: the login to Vault at %s works again", s.cfg.Endpoint)
 	}
+}
+
+// refusedWait bounds how long a request that Vault refused waits for the
+// login that the refusal starts, before it fails.
+const refusedWait = 5 * time.Second
+
+// call runs op, a request to Vault. If Vault refuses the token (it ran
+// out between two renewals, or at its max TTL, a moment before the next
+// login), call waits for the login that the refusal starts and runs op
+// once more: a request that races the token's end does not fail. A
+// refusal that no login cures (the policy's) fails after refusedWait.
+func (s *KeyStore) call(ctx context.Context, op func() error) error {
+	s.mu.Lock()
+	next := s.loggedIn // a login from now on makes a retry worth it
+	s.mu.Unlock()
+	err := op()
+	if errors.Is(err, vaultapi.ErrSecretNotFound) {
+		return err // an answer about the entry, not the token
+	}
+	s.checkToken(err)
+	if !isForbidden(err) {
+		return err
+	}
+	select {
+	case <-next:
+	case <-ctx.Done():
+		return err
+	case <-time.After(refusedWait):
+		return err
+	}
+	err = op()
+	s.checkToken(err)
+	return err
 }
 
 // checkToken records what a request to Vault says about the token: a
