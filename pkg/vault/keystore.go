@@ -49,11 +49,11 @@ type KeyStore struct {
 
 	mu         sync.Mutex
 	auth       Auth
-	secret     string        // the AppRole secret_id in use
-	fileSecret string        // what the secret file held when last read
-	loginFails bool          // the last login failed: auth.Error says why
-	relogin    chan struct{} // Vault refused the token: log in again now
-	loggedIn   chan struct{} // closed (and replaced) by every login; guarded by mu
+	secret     string                 // the AppRole secret_id in use
+	fileSecret string                 // what the secret file held when last read
+	loginFails bool                   // the last login failed: auth.Error says why
+	relogin    chan (<-chan struct{}) // Vault refused the token of that generation: log in again now
+	loggedIn   chan struct{}          // closed (and replaced) by every login; guarded by mu
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -70,7 +70,7 @@ func Connect(ctx context.Context, c *Config, logf func(format string, args ...an
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	s := &KeyStore{cfg: c, client: client, logf: logf, relogin: make(chan struct{}, 1), loggedIn: make(chan struct{})}
+	s := &KeyStore{cfg: c, client: client, logf: logf, relogin: make(chan (<-chan struct{}), 1), loggedIn: make(chan struct{})}
 	s.auth.Method = "kubernetes"
 	if c.AppRole != nil {
 		// The secret given wins over what the file held before: the file

@@ -149,33 +149,49 @@ func (s *KeyStore) works() {
 // login that the refusal starts, before it fails.
 const refusedWait = 5 * time.Second
 
+// expiryRace is how close to its known end a token's refusal counts as
+// its expiry racing the renewal or the next login, which is not worth a
+// line in the log.
+const expiryRace = 2 * time.Second
+
 // call runs op, a request to Vault. If Vault refuses the token (it ran
 // out between two renewals, or at its max TTL, a moment before the next
 // login), call waits for the login that the refusal starts and runs op
 // once more: a request that races the token's end does not fail. A
 // refusal that no login cures (the policy's) fails after refusedWait.
 func (s *KeyStore) call(ctx context.Context, op func() error) error {
-	s.mu.Lock()
-	next := s.loggedIn // a login from now on makes a retry worth it
-	s.mu.Unlock()
+	gen := s.generation() // a login from now on makes a retry worth it
 	err := op()
-	if errors.Is(err, vaultapi.ErrSecretNotFound) {
+	switch {
+	case errors.Is(err, vaultapi.ErrSecretNotFound):
 		return err // an answer about the entry, not the token
-	}
-	s.checkToken(err)
-	if !isForbidden(err) {
+	case !isForbidden(err):
+		s.checkToken(err)
 		return err
 	}
 	select {
-	case <-next:
-	case <-ctx.Done():
-		return err
-	case <-time.After(refusedWait):
-		return err
+	case <-gen: // a login happened meanwhile: the refusal was the old token's
+	default:
+		s.refused(gen)
+		select {
+		case <-gen:
+		case <-ctx.Done():
+			return err
+		case <-time.After(refusedWait):
+			return err
+		}
 	}
 	err = op()
 	s.checkToken(err)
 	return err
+}
+
+// generation returns the channel that the next login closes: the token
+// in use when it was taken.
+func (s *KeyStore) generation() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.loggedIn
 }
 
 // checkToken records what a request to Vault says about the token: a
@@ -191,11 +207,23 @@ func (s *KeyStore) checkToken(err error) {
 		}
 		return
 	}
-	if !loginFails {
+	s.refused(s.generation())
+}
+
+// refused handles Vault's refusal of the token of generation gen: it
+// asks for a new login and, unless the token was about to end anyway (a
+// race with its renewal or the next login, not worth a line), records and
+// logs the refusal.
+func (s *KeyStore) refused(gen <-chan struct{}) {
+	s.mu.Lock()
+	loginFails := s.loginFails
+	ending := !s.auth.Expires.IsZero() && time.Until(s.auth.Expires) < expiryRace
+	s.mu.Unlock()
+	if !loginFails && !ending {
 		s.failed(fmt.Errorf("vault: Vault at %s refuses the lab's token (permission denied); logging in again", s.cfg.Endpoint))
 	}
 	select {
-	case s.relogin <- struct{}{}:
+	case s.relogin <- gen:
 	default:
 	}
 }
@@ -232,7 +260,12 @@ func (s *KeyStore) keepToken(ctx context.Context, secret *vaultapi.Secret) {
 				s.mu.Unlock()
 			case <-done:
 				break watch // renewal is over: the max TTL is near, or Vault refused
-			case <-s.relogin:
+			case gen := <-s.relogin:
+				select {
+				case <-gen:
+					continue // refused before a login that has happened since
+				default:
+				}
 				if !s.tokenRefused(ctx) {
 					continue
 				}
