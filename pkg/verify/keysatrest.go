@@ -53,8 +53,12 @@ func KeysAtRest(l labdir.Layout, ks labdir.Keystore) Check {
 	case len(clearKeys) > 0:
 		return Check{Name: name, OK: false, Evidence: fmt.Sprintf("KES key encoding in clear in %d file(s): %v", len(clearKeys), clearKeys)}
 	}
-	return Check{Name: name, OK: true, Evidence: fmt.Sprintf("%d files under %s read (MinIO's drives aside), none a KES key in clear; the %d entries of %s are ciphertext",
-		files, l.Root, entries, l.SealedKeyStoreDir())}
+	noun := "entries"
+	if entries == 1 {
+		noun = "entry"
+	}
+	return Check{Name: name, OK: true, Evidence: fmt.Sprintf("%d files under %s read (MinIO's drives aside), none a KES key in clear; the %d %s of %s are ciphertext",
+		files, l.Root, entries, noun, l.SealedKeyStoreDir())}
 }
 
 // keyInClear reports whether the file at path is, whole, a KES key as KES
