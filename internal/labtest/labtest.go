@@ -3,8 +3,10 @@
 package labtest
 
 import (
+	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/sselab/sselab/internal/testtools"
 	"github.com/sselab/sselab/pkg/lab"
@@ -15,7 +17,7 @@ import (
 // Up starts a lab with o, as 'sselab up' would, and stops it when the
 // test ends. Fields left empty get: a new directory, free ports for every
 // listener, the tests' MinIO and the test's log. It skips in short mode.
-func Up(t *testing.T, o runner.Options) *lab.Handle {
+func Up(t testing.TB, o runner.Options) *lab.Handle {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts a MinIO")
@@ -34,7 +36,9 @@ func Up(t *testing.T, o runner.Options) *lab.Handle {
 	if o.Log == nil {
 		o.Log = t.Output()
 	}
-	l, err := runner.Up(testtools.Context(t), o)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	l, err := runner.Up(ctx, o)
 	if err != nil {
 		t.Fatalf("Up: %v", err)
 	}

@@ -169,7 +169,7 @@ func (h *Handle) KeyUses(ctx context.Context) (map[string]KeyUse, error) {
 			use.Buckets = append(use.Buckets, b.Name)
 			uses[key] = use
 		}
-		objs, _, err := listObjects(ctx, s3, b.Name, 0)
+		objs, _, err := listObjects(ctx, s3, b.Name, "", 0)
 		if err != nil {
 			return uses, err
 		}

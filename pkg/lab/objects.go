@@ -106,20 +106,26 @@ func customerKeyed(err error) bool {
 }
 
 // ListObjects lists at most max objects of a bucket (all of them for
-// max <= 0), in key order, each described as StatObject does; more is
-// true when the bucket holds more.
+// max <= 0), in key order, each with its encryption; more is true when
+// the bucket holds more.
 func (h *Handle) ListObjects(ctx context.Context, bucket string, max int) (objs []Object, more bool, err error) {
 	s3, err := h.S3()
 	if err != nil {
 		return nil, false, err
 	}
-	return listObjects(ctx, s3, bucket, max)
+	return listObjects(ctx, s3, bucket, "", max)
 }
 
-func listObjects(ctx context.Context, s3 *minio.Client, bucket string, max int) (objs []Object, more bool, err error) {
+// listObjects lists the objects of bucket under prefix with their
+// encryption: which objects are under which scheme and key, for key use,
+// the console and rekey. It takes the encryption from one listing with
+// metadata (MinIO's extension to ListObjects, which reports each object's
+// SSE headers and KMS key id), so it costs one request per thousand
+// objects; from a server that lists no metadata it asks for each object.
+func listObjects(ctx context.Context, s3 *minio.Client, bucket, prefix string, max int) (objs []Object, more bool, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // ends the listing when max is reached
-	for obj := range s3.ListObjects(ctx, bucket, minio.ListObjectsOptions{Recursive: true}) {
+	for obj := range s3.ListObjects(ctx, bucket, minio.ListObjectsOptions{Recursive: true, Prefix: prefix, WithMetadata: true}) {
 		if obj.Err != nil {
 			return nil, false, fmt.Errorf("lab: list objects in %s: %w", bucket, obj.Err)
 		}
@@ -127,17 +133,37 @@ func listObjects(ctx context.Context, s3 *minio.Client, bucket string, max int) 
 			more = true
 			break
 		}
-		o, err := statObject(ctx, s3, bucket, obj.Key)
-		if err != nil {
-			if minio.ToErrorResponse(err).Code == "NoSuchKey" {
-				continue // deleted since the listing
+		if obj.UserMetadata == nil { // not MinIO: ask for the headers
+			o, err := statObject(ctx, s3, bucket, obj.Key)
+			if err != nil {
+				if minio.ToErrorResponse(errors.Unwrap(err)).Code == "NoSuchKey" {
+					continue // deleted since the listing
+				}
+				return nil, false, err
 			}
-			return nil, false, err
+			objs = append(objs, o)
+			continue
 		}
-		objs = append(objs, o)
+		objs = append(objs, objectFromListing(bucket, obj))
 	}
 	sort.Slice(objs, func(i, j int) bool { return objs[i].Key < objs[j].Key })
 	return objs, more, nil
+}
+
+// objectFromListing turns an entry of a listing with metadata into an
+// Object; MinIO lists the same SSE headers a HEAD answers with.
+func objectFromListing(bucket string, obj minio.ObjectInfo) Object {
+	h := make(http.Header, len(obj.UserMetadata))
+	for k, v := range obj.UserMetadata {
+		h.Set(k, v)
+	}
+	return Object{
+		Bucket: bucket, Key: obj.Key, Size: obj.Size, ETag: obj.ETag,
+		LastModified: obj.LastModified, ContentType: h.Get("Content-Type"),
+		SSE: h.Get(HeaderSSE), KMSKeyID: h.Get(HeaderKMSKeyID),
+		Headers:     h,
+		CustomerKey: h.Get(HeaderSSECAlgo) != "",
+	}
 }
 
 // PutObject stores an object read from r; size is -1 when unknown. The
