@@ -34,6 +34,7 @@ Examples:
   sselab up
   sselab up --detach --address 127.0.0.1:0 --console-address 127.0.0.1:0 --kes-address 127.0.0.1:0 --web-address 127.0.0.1:0
   sselab up --dir /tmp/lab --bucket photos --bucket backups --key photos-key
+  sselab up --dir /tmp/newlab --adopt-drive /srv/minio/data --static-key-file old.key
   SSELAB_VAULT_APPROLE_SECRET=... sselab up --kms vault --vault-endpoint https://127.0.0.1:8200 \
       --vault-ca vault-ca.pem --vault-engine kv --vault-prefix sselab --vault-approle-id ROLE_ID
 `
@@ -58,6 +59,8 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringArrayVar(&o.Buckets, "bucket", nil, "bucket `NAME` with default SSE-KMS; repeatable (default "+labdir.DefaultBucket+")")
 	fs.BoolVar(&plainHTTP, "http", false, "plain HTTP for S3 (SSE-C then does not work); --http=false undoes it")
 	fs.BoolVar(&detach, "detach", false, "start in the background and return once the lab is ready")
+	fs.StringVar(&o.AdoptDrive, "adopt-drive", "", "a new lab copies the drive at `PATH` of a MinIO that ran with MINIO_KMS_SECRET_KEY and serves the copy; needs --static-key-file")
+	fs.StringVar(&o.StaticKeyFile, "static-key-file", "", "`FILE` (mode 0600) with that MinIO's MINIO_KMS_SECRET_KEY value, NAME:BASE64; the lab imports it into KES as its default key")
 	o.Keystore.AddFlags(fs)
 	for _, s := range o.Keystore.Sections() {
 		s.Flags.VisitAll(func(f *pflag.Flag) { fs.SetAnnotation(f.Name, sectionAnnotation, []string{s.Heading}) })

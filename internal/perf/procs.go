@@ -161,6 +161,8 @@ type MinIOOptions struct {
 	CertsDir string
 	// KeyName is the name of the static KMS key. Default: "bench-key".
 	KeyName string
+	// Key is the static KMS key's 32 bytes in base64. Default: random.
+	Key string
 	// KES, if set, is the KMS instead of a static key, wired as the lab
 	// wires its MinIO to the embedded KES; KeyName is then its key.
 	KES *KES
@@ -212,7 +214,10 @@ func launchMinIO(o MinIOOptions) (*MinIO, error) {
 	if o.KES != nil {
 		env = append(env, runner.KESEnv(o.KES.Target.Endpoint, o.KES.pki, o.KeyName)...)
 	} else {
-		env = append(env, "MINIO_KMS_SECRET_KEY="+o.KeyName+":"+secret(32))
+		if o.Key == "" {
+			o.Key = secret(32)
+		}
+		env = append(env, "MINIO_KMS_SECRET_KEY="+o.KeyName+":"+o.Key)
 	}
 	env = append(env, runner.QuietEnv()...)
 	m.proc, err = start(o.Binary, args, env, filepath.Join(o.Dir, "minio.log"))

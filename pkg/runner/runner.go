@@ -29,6 +29,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/sselab/sselab/internal/fsutil"
+	"github.com/sselab/sselab/pkg/adopt"
 	"github.com/sselab/sselab/pkg/console"
 	"github.com/sselab/sselab/pkg/kesserver"
 	"github.com/sselab/sselab/pkg/keystore"
@@ -70,6 +71,12 @@ type Options struct {
 	// MinIO says where to find the MinIO server binary.
 	MinIO miniobin.Options
 
+	// AdoptDrive is the drive of a MinIO that ran with a static key
+	// (MINIO_KMS_SECRET_KEY), which a new lab copies and serves;
+	// StaticKeyFile holds that key, "NAME:BASE64". Both or neither; see
+	// package adopt.
+	AdoptDrive, StaticKeyFile string
+
 	// Progress receives one line per step while the lab starts; nil
 	// discards them.
 	Progress io.Writer
@@ -92,6 +99,7 @@ type Lab struct {
 	log      io.Writer                        // never nil
 	step     func(format string, args ...any) // progress while starting
 	running  atomic.Bool                      // Up has returned the lab
+	adopt    *adopt.Drive                     // the drive this start adopts, or nil
 
 	lock  *labdir.DirLock
 	kesLn reservedListener // KES's port, until KES takes it
@@ -115,23 +123,29 @@ type Lab struct {
 // buckets are encrypted. On failure it stops whatever it started, and
 // removes what it created if the lab never became ready.
 //
-// The order: settings and the keystore's own checks (before anything is
-// written), the directory and its lock, every port, the MinIO binary, the
-// PKI and the credentials. Then KES and MinIO start side by side: KES on
-// the port already bound (MinIO's first KMS call waits in the port's
-// queue until KES serves) makes sure the keys exist, while MinIO's process
-// starts and initializes. Once MinIO is ready: the buckets, then the state
-// file and the control endpoint that other sselab commands use.
+// The order: the drive to adopt, settings and the keystore's own checks
+// (before anything is written), the directory and its lock, every port,
+// the MinIO binary, the PKI and the credentials, the copy of the adopted
+// drive. Then KES and MinIO start side by side: KES on the port already
+// bound (MinIO's first KMS call waits in the port's queue until KES
+// serves) makes sure the keys exist, while MinIO's process starts and
+// initializes; a lab that adopts a drive imports its static key before
+// MinIO starts. Once MinIO is ready: the buckets, then the state file and
+// the control endpoint that other sselab commands use.
 func Up(ctx context.Context, o Options) (l *Lab, err error) {
 	layout := labdir.Layout{Root: o.Dir}
 	if err := checkDir(o.Dir); err != nil {
+		return nil, err
+	}
+	drive, err := checkAdoption(layout, &o)
+	if err != nil {
 		return nil, err
 	}
 	settings, kind, err := mergeSettings(layout, o)
 	if err != nil {
 		return nil, err
 	}
-	l = &Lab{layout: layout, settings: settings, kind: kind, log: o.Log, stopReq: make(chan struct{})}
+	l = &Lab{layout: layout, settings: settings, kind: kind, log: o.Log, stopReq: make(chan struct{}), adopt: drive}
 	if l.log == nil {
 		l.log = io.Discard
 	}
@@ -193,6 +207,11 @@ func Up(ctx context.Context, o Options) (l *Lab, err error) {
 	if l.creds, err = labdir.LoadOrCreateCredentials(layout.CredentialsFile()); err != nil {
 		return l, err
 	}
+	if l.adopt != nil {
+		if err := l.copyDrive(); err != nil {
+			return l, err
+		}
+	}
 	if err := l.startKESAndMinIO(ctx, bin); err != nil {
 		return l, err
 	}
@@ -210,9 +229,16 @@ func Up(ctx context.Context, o Options) (l *Lab, err error) {
 // startKESAndMinIO starts KES and the MinIO nodes side by side and
 // returns once both serve. If KES fails, MinIO's start is stopped and
 // KES's error is the one reported: MinIO would only say that it cannot
-// reach KES.
+// reach KES. A lab that adopts a drive starts MinIO only once KES holds
+// the static key.
 func (l *Lab) startKESAndMinIO(ctx context.Context, bin *miniobin.Binary) error {
 	l.state.KESEndpoint = "https://" + dialable(l.kesLn.Addr().String())
+	if l.adopt != nil {
+		if err := l.startKES(ctx); err != nil {
+			return err
+		}
+		return l.startNodes(ctx, bin)
+	}
 	minioCtx, stopMinIO := context.WithCancelCause(ctx)
 	defer stopMinIO(nil)
 	kesErr := make(chan error, 1)
@@ -253,6 +279,11 @@ func (l *Lab) startKES(ctx context.Context) error {
 
 	kc := kesapi.NewClientWithConfig(l.state.KESEndpoint, l.pki.ClientTLS(l.pki.Operator))
 	defer kc.HTTPClient.CloseIdleConnections()
+	if l.adopt != nil {
+		if err := l.importStaticKey(ctx, kc); err != nil {
+			return err
+		}
+	}
 	if hasMinIOData(l.layout) {
 		// A new default key would not bring MinIO's data back: it would
 		// only hide that the old one is lost.
