@@ -169,19 +169,30 @@ func (h *Handle) KeyUses(ctx context.Context) (map[string]KeyUse, error) {
 			use.Buckets = append(use.Buckets, b.Name)
 			uses[key] = use
 		}
-		objs, _, err := listObjects(ctx, s3, b.Name, "", 0)
-		if err != nil {
+		// In a bucket that ever had versioning, every version: an older
+		// version needs its key as much as the latest does.
+		var objs []Object
+		if v, err := s3.GetBucketVersioning(ctx, b.Name); err == nil && v.Status == "" {
+			objs, _, err = listObjects(ctx, s3, b.Name, "", 0)
+			if err != nil {
+				return uses, err
+			}
+		} else if objs, err = listVersions(ctx, s3, b.Name); err != nil {
 			return uses, err
 		}
 		for _, o := range objs {
 			if o.Scheme() != SchemeKMS {
 				continue // SSE-C objects cannot be read without their key; not ours
 			}
+			name := b.Name + "/" + o.Key
+			if !o.Latest && o.VersionID != "" && o.VersionID != "null" {
+				name += " (older version " + o.VersionID + ")"
+			}
 			use := uses[o.KMSKey()]
 			if len(use.Objects) == maxKeyUseObjects {
 				use.More = true
 			} else {
-				use.Objects = append(use.Objects, b.Name+"/"+o.Key)
+				use.Objects = append(use.Objects, name)
 			}
 			uses[o.KMSKey()] = use
 		}

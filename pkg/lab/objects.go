@@ -49,6 +49,10 @@ type Object struct {
 	// CustomerKey is true for an SSE-C object: MinIO describes it only to
 	// whoever sends its key, so only its name and scheme are known.
 	CustomerKey bool `json:"customer_key,omitempty"`
+	// VersionID and Latest are set for objects from a listing of
+	// versions.
+	VersionID string `json:"version_id,omitempty"`
+	Latest    bool   `json:"latest,omitempty"`
 }
 
 // Scheme names the object's server-side encryption: SchemeKMS, SchemeS3,
@@ -148,6 +152,40 @@ func listObjects(ctx context.Context, s3 *minio.Client, bucket, prefix string, m
 	}
 	sort.Slice(objs, func(i, j int) bool { return objs[i].Key < objs[j].Key })
 	return objs, more, nil
+}
+
+// listVersions lists every version of every object of bucket with its
+// encryption, as listObjects does for the latest ones; delete markers
+// are left out. Older versions are objects too: they need their key.
+func listVersions(ctx context.Context, s3 *minio.Client, bucket string) ([]Object, error) {
+	var objs []Object
+	for obj := range s3.ListObjects(ctx, bucket, minio.ListObjectsOptions{Recursive: true, WithVersions: true, WithMetadata: true}) {
+		if obj.Err != nil {
+			return nil, fmt.Errorf("lab: list the versions in %s: %w", bucket, obj.Err)
+		}
+		if obj.IsDeleteMarker {
+			continue
+		}
+		var o Object
+		if obj.UserMetadata == nil { // not MinIO: ask for the headers
+			st, err := s3.StatObject(ctx, bucket, obj.Key, minio.StatObjectOptions{VersionID: obj.VersionID})
+			switch {
+			case err == nil:
+				o = objectFrom(bucket, st)
+			case customerKeyed(err):
+				o = Object{Bucket: bucket, Key: obj.Key, CustomerKey: true}
+			case minio.ToErrorResponse(err).Code == "NoSuchVersion" || minio.ToErrorResponse(err).Code == "NoSuchKey":
+				continue
+			default:
+				return nil, fmt.Errorf("lab: object %s/%s (version %s): %w", bucket, obj.Key, obj.VersionID, err)
+			}
+		} else {
+			o = objectFromListing(bucket, obj)
+		}
+		o.VersionID, o.Latest = obj.VersionID, obj.IsLatest
+		objs = append(objs, o)
+	}
+	return objs, nil
 }
 
 // objectFromListing turns an entry of a listing with metadata into an
