@@ -442,6 +442,10 @@ func copyAll(ctx context.Context, s3 *minio.Client, todo []Object, o RekeyOption
 					}
 				case s3Code(err) == "NoSuchKey":
 					rep.Gone++
+				case ctx.Err() != nil:
+					// Interrupted before its copy began (the copy itself
+					// and its check finish regardless): untouched.
+					rep.NotTried++
 				default:
 					rep.Failed++
 					if len(rep.Errors) < maxRekeyErrors {
@@ -467,9 +471,9 @@ feed:
 			sent++
 		}
 	}
-	rep.NotTried = len(todo) - sent
 	close(next)
 	wg.Wait()
+	rep.NotTried += len(todo) - sent
 	close(stopTicker)
 	<-tickerDone
 	report()
@@ -519,7 +523,7 @@ func rekeyObject(ctx context.Context, s3 *minio.Client, obj Object, target Bucke
 	if !check {
 		return false, nil
 	}
-	after, err := contentHash(ctx, s3, obj)
+	after, err := contentHash(context.WithoutCancel(ctx), s3, obj) // the copy is done: check it
 	if err != nil {
 		return false, err
 	}
