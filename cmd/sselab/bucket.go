@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/sselab/sselab/pkg/bench"
 	"github.com/sselab/sselab/pkg/lab"
@@ -31,7 +32,9 @@ Commands:
             First makes the target the bucket's default (not with
             --keep-default). --dry-run counts objects per scheme and key
             and changes nothing; --only-plaintext leaves encrypted
-            objects alone; --concurrency copies N at a time (default 4);
+            objects alone, and without --to or --sse-s3 encrypts the
+            plaintext ones as the bucket's default encryption says;
+            --concurrency copies N at a time (default 4);
             --verify compares every object's SHA-256 before and after its
             copy (default: the first three and one in a hundred). Only
             the latest version of each object: older versions of a
@@ -45,7 +48,7 @@ Examples:
   sselab bucket encryption photos
   sselab bucket rekey photos --to photos-2026 --dry-run
   sselab bucket rekey photos --to photos-2026
-  sselab bucket rekey legacy --sse-s3 --only-plaintext
+  sselab bucket rekey legacy --only-plaintext
 `
 
 func runBucket(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -162,6 +165,11 @@ func runBucketRekey(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
+	if o.Target.Mode == "" { // --only-plaintext alone: the bucket's default
+		if o.Target, err = defaultTarget(ctx, h, fs.Arg(0)); err != nil {
+			return err
+		}
+	}
 	if isTerminal(stderr) && !jsonOut {
 		bar := &progressBar{w: stderr}
 		o.Progress = func(p lab.RekeyProgress) { bar.show(rekeyBar(p)) }
@@ -194,18 +202,37 @@ func rekeyFlags(nargs int, to string, sseS3, allVersions bool, o *lab.RekeyOptio
 	switch {
 	case nargs != 1:
 		return usageError{errors.New("'bucket rekey' takes a bucket name")}
-	case (to != "") == sseS3:
+	case to != "" && sseS3, to == "" && !sseS3 && !o.OnlyPlaintext:
 		return usageError{errors.New("choose one of --to KEY and --sse-s3")}
 	case allVersions:
 		return usageError{errors.New("--all-versions: S3 re-encrypts a version only by copying it, and the copy becomes the newest version, so older versions cannot be re-encrypted in place; they keep their key until they are deleted (mc rm --versions, or a lifecycle rule for noncurrent versions)")}
 	case o.Concurrency < 1 || o.Concurrency > lab.MaxRekeyConcurrency:
 		return usageError{fmt.Errorf("--concurrency %d: use 1 to %d", o.Concurrency, lab.MaxRekeyConcurrency)}
 	}
-	o.Target = lab.BucketMode{Mode: lab.ModeSSES3}
-	if to != "" {
+	switch {
+	case to != "":
 		o.Target = lab.BucketMode{Mode: lab.ModeSSEKMS, Key: to}
+	case sseS3:
+		o.Target = lab.BucketMode{Mode: lab.ModeSSES3}
 	}
 	return nil
+}
+
+// defaultTarget is the target of 'rekey NAME --only-plaintext' without
+// --to or --sse-s3: the bucket's default encryption, which the objects
+// written before it was set lack.
+func defaultTarget(ctx context.Context, h *lab.Handle, bucket string) (lab.BucketMode, error) {
+	enc, err := h.BucketEncryption(ctx, bucket)
+	if err != nil {
+		return lab.BucketMode{}, err
+	}
+	switch enc.Algorithm {
+	case "aws:kms":
+		return lab.BucketMode{Mode: lab.ModeSSEKMS, Key: strings.TrimPrefix(enc.KeyID, "arn:aws:kms:")}, nil
+	case "AES256":
+		return lab.BucketMode{Mode: lab.ModeSSES3}, nil
+	}
+	return lab.BucketMode{}, fmt.Errorf("bucket %s has no default encryption to apply to its plaintext objects; pass --to KEY or --sse-s3", bucket)
 }
 
 // rekeyBar turns rekey progress into the progress bar's terms: objects
