@@ -88,14 +88,19 @@ func (h *Handle) StatObject(ctx context.Context, bucket, key string) (Object, er
 	if err != nil {
 		return Object{}, err
 	}
-	return statObject(ctx, s3, bucket, key)
+	return statObject(ctx, s3, bucket, key, "")
 }
 
-func statObject(ctx context.Context, s3 *minio.Client, bucket, key string) (Object, error) {
-	st, err := s3.StatObject(ctx, bucket, key, minio.StatObjectOptions{})
+// statObject describes an object, or one version of it ("" for the
+// latest), as MinIO's HEAD answer does.
+func statObject(ctx context.Context, s3 *minio.Client, bucket, key, version string) (Object, error) {
+	st, err := s3.StatObject(ctx, bucket, key, minio.StatObjectOptions{VersionID: version})
 	if err != nil {
 		if customerKeyed(err) {
 			return Object{Bucket: bucket, Key: key, CustomerKey: true}, nil
+		}
+		if version != "" {
+			return Object{}, fmt.Errorf("lab: object %s/%s (version %s): %w", bucket, key, version, err)
 		}
 		return Object{}, fmt.Errorf("lab: object %s/%s: %w", bucket, key, err)
 	}
@@ -137,18 +142,13 @@ func listObjects(ctx context.Context, s3 *minio.Client, bucket, prefix string, m
 			more = true
 			break
 		}
-		if obj.UserMetadata == nil { // not MinIO: ask for the headers
-			o, err := statObject(ctx, s3, bucket, obj.Key)
-			if err != nil {
-				if minio.ToErrorResponse(errors.Unwrap(err)).Code == "NoSuchKey" {
-					continue // deleted since the listing
-				}
-				return nil, false, err
-			}
-			objs = append(objs, o)
-			continue
+		o, gone, err := describe(ctx, s3, bucket, obj)
+		if err != nil {
+			return nil, false, err
 		}
-		objs = append(objs, objectFromListing(bucket, obj))
+		if !gone {
+			objs = append(objs, o)
+		}
 	}
 	sort.Slice(objs, func(i, j int) bool { return objs[i].Key < objs[j].Key })
 	return objs, more, nil
@@ -166,26 +166,32 @@ func listVersions(ctx context.Context, s3 *minio.Client, bucket string) ([]Objec
 		if obj.IsDeleteMarker {
 			continue
 		}
-		var o Object
-		if obj.UserMetadata == nil { // not MinIO: ask for the headers
-			st, err := s3.StatObject(ctx, bucket, obj.Key, minio.StatObjectOptions{VersionID: obj.VersionID})
-			switch {
-			case err == nil:
-				o = objectFrom(bucket, st)
-			case customerKeyed(err):
-				o = Object{Bucket: bucket, Key: obj.Key, CustomerKey: true}
-			case minio.ToErrorResponse(err).Code == "NoSuchVersion" || minio.ToErrorResponse(err).Code == "NoSuchKey":
-				continue
-			default:
-				return nil, fmt.Errorf("lab: object %s/%s (version %s): %w", bucket, obj.Key, obj.VersionID, err)
-			}
-		} else {
-			o = objectFromListing(bucket, obj)
+		o, gone, err := describe(ctx, s3, bucket, obj)
+		if err != nil {
+			return nil, err
+		}
+		if gone {
+			continue
 		}
 		o.VersionID, o.Latest = obj.VersionID, obj.IsLatest
 		objs = append(objs, o)
 	}
 	return objs, nil
+}
+
+// describe returns a listed object (or version) with its encryption: from
+// the listing's metadata, or, from a server that lists none (not MinIO),
+// from a HEAD request. gone is true for one deleted since the listing.
+func describe(ctx context.Context, s3 *minio.Client, bucket string, obj minio.ObjectInfo) (o Object, gone bool, err error) {
+	if obj.UserMetadata != nil {
+		return objectFromListing(bucket, obj), false, nil
+	}
+	o, err = statObject(ctx, s3, bucket, obj.Key, obj.VersionID)
+	switch s3Code(err) {
+	case "NoSuchKey", "NoSuchVersion":
+		return o, true, nil
+	}
+	return o, false, err
 }
 
 // objectFromListing turns an entry of a listing with metadata into an
@@ -231,7 +237,7 @@ func (h *Handle) PutObject(ctx context.Context, bucket, key string, r io.Reader,
 	if _, err := s3.PutObject(ctx, bucket, key, r, size, opts); err != nil {
 		return Object{}, fmt.Errorf("lab: upload %s/%s: %w", bucket, key, err)
 	}
-	return statObject(ctx, s3, bucket, key)
+	return statObject(ctx, s3, bucket, key, "")
 }
 
 // GetObject opens an object for reading; its Stat fails if MinIO cannot
