@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -11,8 +10,6 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/minio/minio-go/v7"
 
 	"github.com/sselab/sselab/internal/testtools"
 	"github.com/sselab/sselab/pkg/lab"
@@ -39,14 +36,7 @@ func TestRekeyInterrupt(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]rekeyObj{}
-	for i := range 200 {
-		name := fmt.Sprintf("o%03d", i)
-		data := bytes.Repeat([]byte(name), 100)
-		if _, err := s3.PutObject(ctx, bucket, name, bytes.NewReader(data), int64(len(data)), minio.PutObjectOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		want[name] = rekeyObj{sum: sha256.Sum256(data), contentType: "application/octet-stream"}
-	}
+	putPlain(t, ctx, s3, bucket, want, numbered("o", 200)...)
 	for _, sig := range []os.Signal{os.Interrupt, syscallTerm} {
 		least := underKey(t, h, bucket, "target-key") + 10 // under way: past its listing
 		var stdout, stderr bytes.Buffer

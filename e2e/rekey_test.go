@@ -244,14 +244,7 @@ func TestRekeySealed(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]rekeyObj{}
-	for i := range 300 {
-		name := fmt.Sprintf("o%03d", i)
-		data := bytes.Repeat([]byte(name), 100)
-		if _, err := s3.PutObject(ctx, bucket, name, bytes.NewReader(data), int64(len(data)), minio.PutObjectOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		want[name] = rekeyObj{sum: sha256.Sum256(data), contentType: "application/octet-stream"}
-	}
+	putPlain(t, ctx, s3, bucket, want, numbered("o", 300)...)
 	key := h.State.Key
 	var stdout bytes.Buffer
 	cmd := exec.CommandContext(ctx, testtools.Sselab(t), append([]string{"bucket", "rekey", bucket, "--to", key, "--concurrency", "1", "--verify", "--json"}, d...)...)
@@ -284,6 +277,28 @@ func TestRekeySealed(t *testing.T) {
 		t.Errorf("after the second rekey %d objects are under %s, want 300\n%s", n, key, r.stdout)
 	}
 	checkContent(t, s3, bucket, want)
+}
+
+// putPlain writes each named object, without SSE headers, into bucket
+// and records in want what it holds.
+func putPlain(t *testing.T, ctx context.Context, s3 *minio.Client, bucket string, want map[string]rekeyObj, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		data := bytes.Repeat([]byte(name), 100)
+		if _, err := s3.PutObject(ctx, bucket, name, bytes.NewReader(data), int64(len(data)), minio.PutObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		want[name] = rekeyObj{sum: sha256.Sum256(data), contentType: "application/octet-stream"}
+	}
+}
+
+// numbered returns n names: prefix followed by 000, 001, ...
+func numbered(prefix string, n int) []string {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("%s%03d", prefix, i)
+	}
+	return names
 }
 
 // listing maps each object of bucket to its ETag, encryption and
