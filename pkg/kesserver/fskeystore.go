@@ -144,29 +144,32 @@ func (s *FSKeyStore) Delete(_ context.Context, name string) error {
 // them (listLimit when n <= 0), and the name to continue from when there
 // are more.
 func (s *FSKeyStore) List(ctx context.Context, prefix string, n int) ([]string, string, error) {
-	entries, err := os.ReadDir(s.dir)
+	names, err := keyFiles(s.dir)
 	if err != nil {
-		return nil, "", fmt.Errorf("kesserver: %w", err)
+		return nil, "", err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, "", err
-	}
-	names := make([]string, 0, len(entries))
-	for _, e := range entries {
-		names = append(names, e.Name())
 	}
 	return ListNames(names, prefix, n)
 }
 
 // KeyNames lists the keys of the file keystore (or sealed keystore) in
-// dir, sorted: every file whose name KES could give a key (no '.': not a
-// header, not a temporary file). A directory that does not exist holds
+// dir, sorted, as keyFiles does. A directory that does not exist holds
 // none.
 func KeyNames(dir string) ([]string, error) {
-	entries, err := os.ReadDir(dir)
+	names, err := keyFiles(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
+	return names, err
+}
+
+// keyFiles lists the key files of a keystore directory, sorted: every
+// file whose name KES could give a key (no '.': not a sealed keystore's
+// header, not a key file still being written).
+func keyFiles(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("kesserver: %w", err)
 	}

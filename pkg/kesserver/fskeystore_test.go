@@ -131,3 +131,25 @@ func TestListNames(t *testing.T) {
 		}
 	}
 }
+
+// TestFSKeyStoreListsOnlyKeys: a key file still being written (under its
+// temporary name) is not a key KES lists.
+func TestFSKeyStoreListsOnlyKeys(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	dir := t.TempDir()
+	s, err := OpenFSKeyStore(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Create(ctx, "k1", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".tmp-k2-123"), []byte("half"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	names, _, err := s.List(ctx, "", -1)
+	if err != nil || len(names) != 1 || names[0] != "k1" {
+		t.Errorf("List: %v, %v; want only k1", names, err)
+	}
+}

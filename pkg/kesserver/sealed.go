@@ -303,11 +303,7 @@ func (s *SealedKeyStore) List(ctx context.Context, prefix string, n int) ([]stri
 	if _, err := s.cipher(); err != nil {
 		return nil, "", err
 	}
-	names, err := KeyNames(s.dir)
-	if err != nil {
-		return nil, "", err
-	}
-	return ListNames(names, prefix, n)
+	return s.files.List(ctx, prefix, n) // keyFiles leaves the header out
 }
 
 // Close seals the keystore.

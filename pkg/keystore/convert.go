@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/sselab/sselab/pkg/kesserver"
 	"github.com/sselab/sselab/pkg/labdir"
@@ -210,7 +209,7 @@ func removePlain(ctx context.Context, l labdir.Layout, pass []byte, after func(s
 func plainLeftover(l labdir.Layout) string {
 	if names, _ := kesserver.KeyNames(l.KeyStoreDir()); len(names) > 0 {
 		return fmt.Sprintf("sselab: warning: %s still holds %d key(s) in clear from an unfinished conversion; finish it with 'sselab keystore seal-at-rest --dir %s'",
-			l.KeyStoreDir(), len(names), strings.TrimSpace(l.Root))
+			l.KeyStoreDir(), len(names), l.Root)
 	}
 	return ""
 }
