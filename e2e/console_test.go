@@ -43,6 +43,16 @@ func (p *page) text(sel string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
+// loaded reports whether the page has finished loading: only then does
+// the browser's DOM agree with the node ids the next query gets (a click
+// right after a navigation could meet "Could not find node with given
+// id").
+func (p *page) loaded() bool {
+	p.t.Helper()
+	done, err := chromedp.Run(p.ctx, chromedp.Evaluate[bool](`document.readyState === "complete"`))
+	return err == nil && done
+}
+
 // waitText waits until the element sel selects shows want, and fails with
 // what it shows otherwise.
 func (p *page) waitText(sel, want string) {
@@ -50,7 +60,7 @@ func (p *page) waitText(sel, want string) {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		got := p.text(sel)
-		if strings.Contains(got, want) {
+		if strings.Contains(got, want) && p.loaded() {
 			return
 		}
 		if time.Now().After(deadline) {
