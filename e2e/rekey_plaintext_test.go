@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sselab/sselab/pkg/lab"
 )
@@ -32,6 +34,14 @@ func TestRekeyOnlyPlaintext(t *testing.T) {
 		t.Errorf("--only-plaintext on a bucket without default encryption: exit %d %q", r.code, r.stderr)
 	}
 	mustRun(t, append([]string{"bucket", "encryption", bucket, "--sse-kms", h.State.Key}, d...)...)
+	// MinIO answered GetBucketEncryption without the new configuration
+	// for a moment once in CI: wait until it reports it.
+	eventually(t, "the bucket's new default encryption", 10*time.Second, func() error {
+		if enc, err := h.BucketEncryption(ctx, bucket); err != nil || enc.Algorithm != "aws:kms" {
+			return fmt.Errorf("encryption %+v, %v", enc, err)
+		}
+		return nil
+	})
 	putPlain(t, ctx, s3, bucket, want, numbered("new", 5)...) // under the default already
 	mustRun(t, append([]string{"bucket", "rekey", bucket, "--only-plaintext"}, d...)...)
 	if n := underKey(t, h, bucket, h.State.Key); n != 25 {
