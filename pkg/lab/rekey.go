@@ -124,9 +124,11 @@ const maxFailuresInRow = 10
 // fails for a lasting cause fails fast, and a rerun tries it again.
 const rekeyTries = 2
 
-// maxCopySize is the largest object one CopyObject takes; bigger ones go
-// through a multipart copy.
-const maxCopySize = 5 << 30
+// rekeyLimits are the upload limits of rekey's S3 client; nil keeps
+// S3's, under which one CopyObject takes an object of up to 5 GiB and a
+// bigger one goes through a multipart copy. Tests lower them to take the
+// multipart copy with small objects.
+var rekeyLimits *minio.UploadLimits
 
 // rekeyAction is what rekey does with one object.
 type rekeyAction int
@@ -234,7 +236,7 @@ func (h *Handle) Rekey(ctx context.Context, bucket string, o RekeyOptions) (rep 
 	if o.Concurrency <= 0 {
 		o.Concurrency = DefaultRekeyConcurrency
 	}
-	s3, err := NewS3Client(h.State.S3Endpoint, h.Credentials, h.HTTPClient().Transport, rekeyTries)
+	s3, err := newS3Client(h.State.S3Endpoint, h.Credentials, h.HTTPClient().Transport, rekeyTries, rekeyLimits)
 	if err != nil {
 		return rep, err
 	}
@@ -507,7 +509,7 @@ func rekeyObject(ctx context.Context, s3 *minio.Client, obj Object, target Bucke
 	}
 	dst := minio.CopyDestOptions{Bucket: obj.Bucket, Object: obj.Key, Encryption: sse}
 	src := minio.CopySrcOptions{Bucket: obj.Bucket, Object: obj.Key}
-	if obj.Size > maxCopySize {
+	if obj.Size > s3.UploadLimits().MaxPartSize { // 5 GiB
 		// A multipart copy: minio-go carries the user metadata over
 		// itself; the content type and the tags are set here.
 		if err := bigCopyOptions(ctx, s3, obj, &dst); err != nil {
@@ -533,10 +535,27 @@ func rekeyObject(ctx context.Context, s3 *minio.Client, obj Object, target Bucke
 	return true, nil
 }
 
-// bigCopyOptions sets the content type and the tags of obj on the
-// destination of a multipart copy.
+// bigCopyOptions sets on the destination of a multipart copy what a
+// single CopyObject keeps by itself: the user metadata, the content type
+// and the other standard headers, and the tags. minio-go's multipart
+// copy starts its upload with the source's user metadata only, so the
+// standard headers go in as replaced metadata (which it sends as they
+// are, not as x-amz-meta-).
 func bigCopyOptions(ctx context.Context, s3 *minio.Client, obj Object, dst *minio.CopyDestOptions) error {
-	dst.ContentType = obj.ContentType
+	st, err := s3.StatObject(ctx, obj.Bucket, obj.Key, minio.StatObjectOptions{})
+	if err != nil {
+		return fmt.Errorf("lab: describe %s/%s: %w", obj.Bucket, obj.Key, err)
+	}
+	meta := make(map[string]string, len(st.UserMetadata)+len(keptHeaders))
+	for k, v := range st.UserMetadata {
+		meta[k] = v
+	}
+	for _, h := range keptHeaders {
+		if v := st.Metadata.Get(h); v != "" {
+			meta[h] = v
+		}
+	}
+	dst.UserMetadata, dst.ReplaceMetadata = meta, true
 	t, err := s3.GetObjectTagging(ctx, obj.Bucket, obj.Key, minio.GetObjectTaggingOptions{})
 	if err != nil {
 		return fmt.Errorf("lab: tags of %s/%s: %w", obj.Bucket, obj.Key, err)
@@ -544,6 +563,9 @@ func bigCopyOptions(ctx context.Context, s3 *minio.Client, obj Object, dst *mini
 	dst.UserTags, dst.ReplaceTags = t.ToMap(), true
 	return nil
 }
+
+// keptHeaders are the standard headers an object keeps through rekey.
+var keptHeaders = []string{"Content-Type", "Content-Encoding", "Content-Disposition", "Content-Language", "Cache-Control", "Expires"}
 
 // contentHash returns the SHA-256 of an object's content.
 func contentHash(ctx context.Context, s3 *minio.Client, obj Object) ([]byte, error) {

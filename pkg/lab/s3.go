@@ -22,16 +22,22 @@ import (
 // with a backoff that starts at 200ms: code that polls a starting MinIO
 // asks for 1 and keeps its own, quicker pace.
 func NewS3Client(endpoint string, c labdir.Credentials, transport http.RoundTripper, tries int) (*minio.Client, error) {
+	return newS3Client(endpoint, c, transport, tries, nil)
+}
+
+// newS3Client is NewS3Client with upload limits; nil keeps S3's.
+func newS3Client(endpoint string, c labdir.Credentials, transport http.RoundTripper, tries int, limits *minio.UploadLimits) (*minio.Client, error) {
 	u, err := url.Parse(endpoint)
 	if err != nil {
 		return nil, fmt.Errorf("lab: S3 endpoint %q: %w", endpoint, err)
 	}
 	client, err := minio.New(u.Host, &minio.Options{
-		Creds:      credentials.NewStaticV4(c.RootUser, c.RootPassword, ""),
-		Secure:     u.Scheme == "https",
-		Region:     Region, // no request to look up each bucket's region
-		Transport:  transport,
-		MaxRetries: tries,
+		Creds:        credentials.NewStaticV4(c.RootUser, c.RootPassword, ""),
+		Secure:       u.Scheme == "https",
+		Region:       Region, // no request to look up each bucket's region
+		Transport:    transport,
+		MaxRetries:   tries,
+		UploadLimits: limits,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("lab: S3 client: %w", err)
