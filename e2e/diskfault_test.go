@@ -34,22 +34,7 @@ func TestDiskFull(t *testing.T) {
 	t.Cleanup(func() { unmount(t, mnt) }) // after the lab stops: cleanups run last first
 	dir := filepath.Join(mnt, "lab")
 	filler := filepath.Join(mnt, "filler")
-	diskFault(t, dir, func(t *testing.T) {
-		f, err := os.Create(filler)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		chunk := make([]byte, 1<<20)
-		for {
-			if _, err = f.Write(chunk); err != nil {
-				break
-			}
-		}
-		if !strings.Contains(err.Error(), "no space left on device") {
-			t.Fatalf("filling %s: %v, want no space left on device", mnt, err)
-		}
-	}, func(t *testing.T) {
+	diskFault(t, dir, func(t *testing.T) { fill(t, filler) }, func(t *testing.T) {
 		if err := os.Remove(filler); err != nil {
 			t.Fatal(err)
 		}

@@ -4,14 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/sselab/sselab/internal/testtools"
 	"github.com/sselab/sselab/pkg/lab"
 )
 
@@ -28,29 +25,10 @@ func TestRekeyInterrupt(t *testing.T) {
 	d := []string{"--dir", dir}
 	mustRun(t, append([]string{"key", "create", "target-key"}, d...)...)
 	const bucket = "interrupted"
-	if err := h.CreateBucket(ctx, bucket, lab.BucketMode{Mode: lab.ModeNone}); err != nil {
-		t.Fatal(err)
-	}
-	s3, err := h.S3()
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]rekeyObj{}
-	putPlain(t, ctx, s3, bucket, want, numbered("o", 200)...)
+	s3, want := plainBucket(t, ctx, h, bucket, numbered("o", 200)...)
 	for _, sig := range []os.Signal{os.Interrupt, syscallTerm} {
-		least := underKey(t, h, bucket, "target-key") + 10 // under way: past its listing
 		var stdout, stderr bytes.Buffer
-		cmd := exec.CommandContext(ctx, testtools.Sselab(t), append([]string{"bucket", "rekey", bucket, "--to", "target-key", "--concurrency", "1", "--verify", "--json"}, d...)...)
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		eventually(t, "some objects under target-key", time.Minute, func() error {
-			if n := underKey(t, h, bucket, "target-key"); n < least {
-				return fmt.Errorf("%d objects under target-key", n)
-			}
-			return nil
-		})
+		cmd := rekeyUnderWay(t, ctx, h, bucket, "target-key", 10, &stdout, &stderr)
 		if err := cmd.Process.Signal(sig); err != nil {
 			t.Fatal(err)
 		}

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/sselab/sselab/pkg/lab"
 )
 
 // TestRekeyOnlyPlaintext: 'bucket rekey NAME --only-plaintext' without a
@@ -20,15 +18,7 @@ func TestRekeyOnlyPlaintext(t *testing.T) {
 	h := upDetached(t, dir)
 	d := []string{"--dir", dir}
 	const bucket = "legacy"
-	if err := h.CreateBucket(ctx, bucket, lab.BucketMode{Mode: lab.ModeNone}); err != nil {
-		t.Fatal(err)
-	}
-	s3, err := h.S3()
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]rekeyObj{}
-	putPlain(t, ctx, s3, bucket, want, numbered("old", 20)...)
+	s3, want := plainBucket(t, ctx, h, bucket, numbered("old", 20)...)
 	r := sselab(t, append([]string{"bucket", "rekey", bucket, "--only-plaintext"}, d...)...)
 	if r.code != 1 || !strings.Contains(r.stderr, "has no default encryption to apply to its plaintext objects; pass --to KEY or --sse-s3") {
 		t.Errorf("--only-plaintext on a bucket without default encryption: exit %d %q", r.code, r.stderr)

@@ -236,15 +236,7 @@ func TestRekeySealed(t *testing.T) {
 	}
 	d := []string{"--dir", dir}
 	const bucket = "plain"
-	if err := h.CreateBucket(ctx, bucket, lab.BucketMode{Mode: lab.ModeNone}); err != nil {
-		t.Fatal(err)
-	}
-	s3, err := h.S3()
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]rekeyObj{}
-	putPlain(t, ctx, s3, bucket, want, numbered("o", 300)...)
+	s3, want := plainBucket(t, ctx, h, bucket, numbered("o", 300)...)
 	key := h.State.Key
 	var stdout bytes.Buffer
 	cmd := exec.CommandContext(ctx, testtools.Sselab(t), append([]string{"bucket", "rekey", bucket, "--to", key, "--concurrency", "1", "--verify", "--json"}, d...)...)
@@ -290,6 +282,44 @@ func putPlain(t *testing.T, ctx context.Context, s3 *minio.Client, bucket string
 		}
 		want[name] = rekeyObj{sum: sha256.Sum256(data), contentType: "application/octet-stream"}
 	}
+}
+
+// plainBucket creates bucket without default encryption and writes
+// objects of the given names into it in plaintext; it returns the S3
+// client and what each object holds.
+func plainBucket(t *testing.T, ctx context.Context, h *lab.Handle, bucket string, names ...string) (*minio.Client, map[string]rekeyObj) {
+	t.Helper()
+	if err := h.CreateBucket(ctx, bucket, lab.BucketMode{Mode: lab.ModeNone}); err != nil {
+		t.Fatal(err)
+	}
+	s3, err := h.S3()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]rekeyObj{}
+	putPlain(t, ctx, s3, bucket, want, names...)
+	return s3, want
+}
+
+// rekeyUnderWay starts 'sselab bucket rekey BUCKET --to KEY' with one
+// copy at a time, checking every object, and returns once least more
+// objects are under key than before: the rekey is past its listing and
+// under way. Its JSON report goes to stdout, its messages to stderr.
+func rekeyUnderWay(t *testing.T, ctx context.Context, h *lab.Handle, bucket, key string, least int, stdout, stderr io.Writer) *exec.Cmd {
+	t.Helper()
+	least += underKey(t, h, bucket, key)
+	cmd := exec.CommandContext(ctx, testtools.Sselab(t), "bucket", "rekey", bucket, "--to", key, "--concurrency", "1", "--verify", "--json", "--dir", h.Layout.Root)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "some objects under "+key, time.Minute, func() error {
+		if n := underKey(t, h, bucket, key); n < least {
+			return fmt.Errorf("%d objects under %s", n, key)
+		}
+		return nil
+	})
+	return cmd
 }
 
 // numbered returns n names: prefix followed by 000, 001, ...
