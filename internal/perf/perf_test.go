@@ -192,6 +192,63 @@ func TestWriteMarkdown(t *testing.T) {
 	}
 }
 
+// TestKeep checks that a run of some measures keeps the sections of the
+// report it replaces that it did not measure, in their place, saying
+// when they were measured, and replaces the ones it did.
+func TestKeep(t *testing.T) {
+	t.Parallel()
+	section := func(id, title string, v float64) Section {
+		return Section{ID: id, Title: title, SselabName: "sselab", RefName: "ref",
+			Rows: []Row{{Name: title + " row", Unit: "ms", Sselab: Series{v}, Ref: Series{100}, Target: &Target{Bound: 1.10}}}}
+	}
+	write := func(r Report) string {
+		var b strings.Builder
+		if err := r.WriteMarkdown(&b); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	first := Report{Command: "perf", Started: time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC), Runs: 1,
+		Sections: []Section{section("P1", "Spawn", 105), section("P3", "S3", 90), section("P3b", "S3 again", 95), section("P5", "Rekey", 200)}}
+	old := write(first)
+
+	second := Report{Command: "perf -only p3", Started: time.Date(2026, 2, 3, 4, 5, 0, 0, time.UTC), Runs: 1,
+		Sections: []Section{section("P3", "S3", 80)}}
+	second.Keep([]byte(old))
+	md := write(second)
+	for _, want := range []string{
+		"| P1 | Spawn row | 105 ms | 100 ms | 1.05 | ≤ 1.10 | met |\n| P3 | S3 row | 80 ms |",
+		"| P3b | S3 again row | 95 ms |",
+		"| P5 | Rekey row | 200 ms |",
+		"## P1 Spawn\n\n> Kept from the run of 2026-01-02 03:04 UTC: this run did not measure it again.\n",
+		"## P3 S3\n\n| measure",
+		"## P3b S3 again\n\n> Kept from the run of 2026-01-02 03:04 UTC",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+	if strings.Contains(md, "90 ms") {
+		t.Errorf("the old P3 figure survived its new measure:\n%s", md)
+	}
+	if !(strings.Index(md, "## P1 ") < strings.Index(md, "## P3 ") && strings.Index(md, "## P3b ") < strings.Index(md, "## P5 ")) {
+		t.Errorf("sections out of order:\n%s", md)
+	}
+
+	// Kept again by a third run, a section keeps the date of the run
+	// that measured it.
+	third := Report{Command: "perf -only p1", Started: time.Date(2026, 3, 4, 5, 6, 0, 0, time.UTC), Runs: 1,
+		Sections: []Section{section("P1", "Spawn", 101)}}
+	third.Keep([]byte(md))
+	md = write(third)
+	if n := strings.Count(md, keptMark); n != 3 {
+		t.Errorf("%d kept sections marked, want 3 (P3 of the second run, P3b and P5 of the first):\n%s", n, md)
+	}
+	if !strings.Contains(md, "## P5 Rekey\n\n> Kept from the run of 2026-01-02 03:04 UTC") || !strings.Contains(md, "## P3 S3\n\n> Kept from the run of 2026-02-03 04:05 UTC") {
+		t.Errorf("a kept section lost the date of its run:\n%s", md)
+	}
+}
+
 func TestRSS(t *testing.T) {
 	t.Parallel()
 	if runtime.GOOS != "linux" {

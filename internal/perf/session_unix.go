@@ -14,3 +14,7 @@ import "syscall"
 func ownSession() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setsid: true}
 }
+
+// flushDisk writes every dirty page to the disks, so that a measure does
+// not pay for the writes of the one before it.
+func flushDisk() { syscall.Sync() }

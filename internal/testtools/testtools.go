@@ -88,12 +88,21 @@ func KESCLI(t testing.TB) string {
 // MC returns the mc client at MCVersion.
 func MC(t testing.TB) string {
 	t.Helper()
-	return cachedBuild(t, "mc-"+MCVersion, func(out string) *exec.Cmd {
-		cmd := exec.Command("go", "install", "-trimpath", "github.com/minio/mc@"+MCVersion)
-		cmd.Env = append(os.Environ(), "GOBIN="+filepath.Dir(out), "GOFLAGS=", "GOWORK=off")
-		cmd.Dir = os.TempDir()
-		return cmd
-	})
+	return cachedBuild(t, "mc-"+MCVersion, buildMC)
+}
+
+// BuildMC returns the mc client at MCVersion, built into the cache first
+// if it is missing, for programs that are not tests (the performance
+// harness).
+func BuildMC() (string, error) {
+	return build("mc-"+MCVersion, buildMC)
+}
+
+func buildMC(out string) *exec.Cmd {
+	cmd := exec.Command("go", "install", "-trimpath", "github.com/minio/mc@"+MCVersion)
+	cmd.Env = append(os.Environ(), "GOBIN="+filepath.Dir(out), "GOFLAGS=", "GOWORK=off")
+	cmd.Dir = os.TempDir()
+	return cmd
 }
 
 // Sselab builds the sselab command of this checkout, once per test
@@ -155,46 +164,51 @@ func moduleVersion(t testing.TB, path string) string {
 }
 
 // cachedBuild returns ToolsDir()/name, building it with build(tmpPath)
-// first if it is missing. The build goes to a temporary name and is
-// renamed into place, so concurrent test binaries never see half a file.
-func cachedBuild(t testing.TB, name string, build func(out string) *exec.Cmd) string {
+// first if it is missing; a program that cannot be had skips the test, or
+// fails it under CI.
+func cachedBuild(t testing.TB, name string, buildCmd func(out string) *exec.Cmd) string {
 	t.Helper()
+	path, err := build(name, buildCmd)
+	if err != nil {
+		unavailable(t, "%v", err)
+	}
+	return path
+}
+
+// build returns ToolsDir()/name, building it with buildCmd(tmpPath) first
+// if it is missing. The build goes to a temporary name and is renamed
+// into place, so concurrent test binaries never see half a file.
+func build(name string, buildCmd func(out string) *exec.Cmd) (string, error) {
 	if _, err := exec.LookPath("go"); err != nil {
-		unavailable(t, "no Go toolchain to build %s", name)
+		return "", fmt.Errorf("no Go toolchain to build %s", name)
 	}
 	dir, err := ToolsDir()
 	if err != nil {
-		unavailable(t, "no cache directory for %s: %v", name, err)
+		return "", fmt.Errorf("no cache directory for %s: %w", name, err)
 	}
 	path := filepath.Join(dir, name+exe())
 	if _, err := os.Stat(path); err == nil {
-		return path
+		return path, nil
 	}
-	tmp, err := os.MkdirTemp(mustMkdir(t, dir), ".tmp-"+name+"-")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	tmp, err := os.MkdirTemp(dir, ".tmp-"+name+"-")
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	defer os.RemoveAll(tmp)
 	out := filepath.Join(tmp, filepath.Base(path))
 	if strings.HasPrefix(name, "mc-") {
 		out = filepath.Join(tmp, "mc"+exe()) // go install names it after the package
 	}
-	cmd := build(out)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		unavailable(t, "building %s: %v\n%s", name, err, b)
+	if b, err := buildCmd(out).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building %s: %v\n%s", name, err, b)
 	}
 	if err := os.Rename(out, path); err != nil {
-		t.Fatal(err)
+		return "", err
 	}
-	return path
-}
-
-func mustMkdir(t testing.TB, dir string) string {
-	t.Helper()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	return path, nil
 }
 
 func exe() string {

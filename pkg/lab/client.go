@@ -107,12 +107,24 @@ func (h *Handle) HTTPClient() *http.Client {
 }
 
 // HTTPClient returns an HTTP client that trusts only the lab CA of p.
+// Its transport keeps up to maxIdlePerHost connections to each of the
+// lab's servers, so that concurrent requests (a rekey's copies, bench's
+// workers) reuse their TLS connections instead of making a new one for
+// each request beyond Go's default of two.
 func HTTPClient(p *pki.PKI, timeout time.Duration) *http.Client {
 	return &http.Client{
-		Timeout:   timeout,
-		Transport: &http.Transport{TLSClientConfig: p.ClientTLS(nil)},
+		Timeout: timeout,
+		Transport: &http.Transport{
+			TLSClientConfig:     p.ClientTLS(nil),
+			MaxIdleConnsPerHost: maxIdlePerHost,
+			IdleConnTimeout:     90 * time.Second,
+		},
 	}
 }
+
+// maxIdlePerHost is the most concurrent requests any sselab command
+// makes to one server: rekey's largest concurrency.
+const maxIdlePerHost = MaxRekeyConcurrency
 
 // S3 returns a minio-go client with the root credentials.
 func (h *Handle) S3() (*minio.Client, error) {

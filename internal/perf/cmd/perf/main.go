@@ -9,10 +9,15 @@
 //	P3  S3 PUT and GET with SSE-KMS through KES vs a static key, and
 //	    SSE-KMS vs no encryption
 //	P4  resident memory of the sselab process, idle
+//	P5  `sselab bucket rekey` vs a plain CopyObject loop and vs
+//	    `mc cp --recursive --enc-kms`, objects per second and MiB/s
 //
 // Usage:
 //
-//	go run ./internal/perf/cmd/perf [-runs 5] [-duration 3s] [-workers 8] [-only p1,p2,p3,p4] [-out FILE]
+//	go run ./internal/perf/cmd/perf [-runs 5] [-duration 3s] [-workers 8] [-only p1,p2,p3,p4,p5] [-p5-small 10000] [-p5-large 200] [-out FILE]
+//
+// With -only, the sections not measured are kept from the report being
+// replaced, marked with the date of the run that measured them.
 //
 // It uses the MinIO sselab would use ($SSELAB_MINIO, else the cache,
 // else a build from source), builds sselab from this checkout and the kes
@@ -35,6 +40,7 @@ import (
 	"time"
 
 	"github.com/sselab/sselab/internal/perf"
+	"github.com/sselab/sselab/internal/testtools"
 	"github.com/sselab/sselab/pkg/miniobin"
 )
 
@@ -45,6 +51,9 @@ type options struct {
 	workers  int
 	only     []string
 	out      string
+	// p5Small and p5Large are how many 4 KiB and 16 MiB objects P5
+	// re-encrypts.
+	p5Small, p5Large int
 }
 
 func main() {
@@ -53,12 +62,14 @@ func main() {
 	flag.IntVar(&o.runs, "runs", 5, "how many times each measure is taken")
 	flag.DurationVar(&o.duration, "duration", 3*time.Second, "how long each S3 and KES load phase runs")
 	flag.IntVar(&o.workers, "workers", 8, "concurrent workers of the S3 and KES load")
-	flag.StringVar(&only, "only", "p1,p2,p3,p4", "the measures to take")
+	flag.StringVar(&only, "only", "p1,p2,p3,p4,p5", "the measures to take")
+	flag.IntVar(&o.p5Small, "p5-small", 10000, "how many 4 KiB objects P5 re-encrypts")
+	flag.IntVar(&o.p5Large, "p5-large", 200, "how many 16 MiB objects P5 re-encrypts")
 	flag.StringVar(&o.out, "out", "", "the Markdown file to write (default: docs/PERFORMANCE.md in the module)")
 	flag.Parse()
 	o.only = strings.Split(strings.ToLower(only), ",")
-	if o.runs < 1 || o.duration <= 0 || o.workers < 1 || flag.NArg() > 0 {
-		fmt.Fprintln(os.Stderr, "perf: -runs and -workers must be at least 1, -duration positive, and no arguments; see -help")
+	if o.runs < 1 || o.duration <= 0 || o.workers < 1 || o.p5Small < 1 || o.p5Large < 1 || flag.NArg() > 0 {
+		fmt.Fprintln(os.Stderr, "perf: -runs, -workers, -p5-small and -p5-large must be at least 1, -duration positive, and no arguments; see -help")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -121,11 +132,26 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (err error) {
 			problem("lab", err)
 		}
 	}
+	if want("p5") {
+		mc, err := testtools.BuildMC()
+		if err == nil {
+			var s perf.Section
+			if s, err = perf.MeasureP5(ctx, env, mc, perf.RekeySets(o.p5Small, o.p5Large)); err == nil {
+				rep.Sections = append(rep.Sections, s)
+			}
+		}
+		if err != nil {
+			problem("P5", err)
+		}
+	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("interrupted; %s not written", o.out)
 	}
 	rep.Machine.LoadEnd = perf.LoadAvg()
 	rep.Took = time.Since(rep.Started)
+	if old, err := os.ReadFile(o.out); err == nil {
+		rep.Keep(old)
+	}
 	if err := writeReport(o.out, rep); err != nil {
 		return err
 	}
