@@ -245,7 +245,7 @@ func rekeyBar(p lab.RekeyProgress) bench.Progress {
 		done = float64(p.Objects) / float64(p.TotalObjects)
 	}
 	return bench.Progress{Phase: p.Objects, Phases: p.TotalObjects, Done: done,
-		Label: fmt.Sprintf("objects, %s of %s", bench.FormatSize(p.Bytes), bench.FormatSize(p.TotalBytes))}
+		Label: fmt.Sprintf("objects, %s of %s", humanBytes(p.Bytes), humanBytes(p.TotalBytes))}
 }
 
 // printRekey prints a rekey report for people.
@@ -254,20 +254,20 @@ func printRekey(w io.Writer, r lab.RekeyReport) {
 	if r.TargetKey != "" {
 		target += " with key " + r.TargetKey
 	}
-	fmt.Fprintf(w, "bucket %s%s: %d object(s), %s\n", r.Bucket, prefixNote(r.Prefix), r.Objects, bench.FormatSize(r.Bytes))
+	fmt.Fprintf(w, "bucket %s%s: %d object(s), %s\n", r.Bucket, prefixNote(r.Prefix), r.Objects, humanBytes(r.Bytes))
 	for _, g := range r.Before {
 		name := g.Scheme
 		if g.Key != "" {
 			name += " key " + g.Key
 		}
-		fmt.Fprintf(w, "  %-28s %6d object(s)  %s\n", name, g.Objects, bench.FormatSize(g.Bytes))
+		fmt.Fprintf(w, "  %-28s %6d object(s)  %s\n", name, g.Objects, humanBytes(g.Bytes))
 	}
 	if r.DryRun {
 		fmt.Fprintf(w, "dry run, nothing changed: %d object(s) (%s) would be re-encrypted under %s; %d under it already; %d SSE-C skipped",
-			r.ToRekey, bench.FormatSize(r.ToRekeyBytes), target, r.Already, r.SkippedSSEC)
+			r.ToRekey, humanBytes(r.ToRekeyBytes), target, r.Already, r.SkippedSSEC)
 	} else {
 		fmt.Fprintf(w, "re-encrypted under %s: %d object(s), %s; under it already: %d; skipped SSE-C: %d; failed: %d",
-			target, r.Rekeyed, bench.FormatSize(r.RekeyedBytes), r.Already, r.SkippedSSEC, r.Failed)
+			target, r.Rekeyed, humanBytes(r.RekeyedBytes), r.Already, r.SkippedSSEC, r.Failed)
 	}
 	if r.SkippedEncrypted > 0 {
 		fmt.Fprintf(w, "; encrypted, left alone (--only-plaintext): %d", r.SkippedEncrypted)

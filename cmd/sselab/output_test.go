@@ -71,3 +71,14 @@ func TestWriteJSON(t *testing.T) {
 		t.Errorf("got %q, want %q", b.String(), want)
 	}
 }
+
+func TestHumanBytes(t *testing.T) {
+	for n, want := range map[int64]string{
+		0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1536: "1.5 KiB", 300 << 10: "300.0 KiB",
+		5 << 20: "5.0 MiB", 5400000000: "5.0 GiB", 3 << 40: "3.0 TiB", 2048 << 40: "2048.0 TiB",
+	} {
+		if got := humanBytes(n); got != want {
+			t.Errorf("humanBytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
