@@ -69,8 +69,9 @@ type rekeyWay struct {
 // loop of server-side CopyObject calls with minio-go, with as many
 // workers, which is the limit any copy in place can reach; and what a
 // user would do without sselab, `mc cp --recursive --enc-kms` from the
-// bucket onto itself. mc is the mc client's path.
-func MeasureP5(ctx context.Context, e Env, mc string, sets []RekeySet) (Section, error) {
+// bucket onto itself. mc is the mc client's path, mcVersion the version
+// of its module.
+func MeasureP5(ctx context.Context, e Env, mc, mcVersion string, sets []RekeySet) (Section, error) {
 	dir := filepath.Join(e.Dir, "p5")
 	l, err := StartLab(ctx, e.Sselab, e.MinIO, filepath.Join(dir, "lab"))
 	if err != nil {
@@ -169,7 +170,7 @@ func MeasureP5(ctx context.Context, e Env, mc string, sets []RekeySet) (Section,
 			"SHA-256 check of a sample before and after their copy. **CopyObject loop**: the limit any copy in place can reach, a plain "+
 			"listing then a server-side CopyObject of each object onto itself with the new SSE-KMS key, with minio-go and %[1]d "+
 			"workers, nothing checked. **mc cp**: what a user would do without sselab, `mc cp --recursive --enc-kms BUCKET/=KEY` from "+
-			"the bucket onto itself (mc %[2]s, its own parallelism), through the alias `sselab env` defines.", e.Workers, mcVersionOf(mc)),
+			"the bucket onto itself (mc built from github.com/minio/mc %[2]s, with its own parallelism), through the alias `sselab env` defines.", e.Workers, mcVersion),
 		SselabName: "sselab bucket rekey", RefName: "reference",
 		Rows: rows,
 	}, nil
@@ -323,16 +324,6 @@ func allUnder(ctx context.Context, h *lab.Handle, set RekeySet, key string) erro
 		return fmt.Errorf("%d of %d objects listed under %s (%d listed)", n, set.Count, key, len(objs))
 	}
 	return nil
-}
-
-// mcVersionOf returns mc's version as `mc --version` prints it.
-func mcVersionOf(mc string) string {
-	out, err := exec.Command(mc, "--version").Output()
-	if err != nil {
-		return "of unknown version"
-	}
-	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
-	return strings.TrimPrefix(line, "mc version ")
 }
 
 // lastLine returns the last non-empty line of out.

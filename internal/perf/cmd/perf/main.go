@@ -136,7 +136,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (err error) {
 		mc, err := testtools.BuildMC()
 		if err == nil {
 			var s perf.Section
-			if s, err = perf.MeasureP5(ctx, env, mc, perf.RekeySets(o.p5Small, o.p5Large)); err == nil {
+			if s, err = perf.MeasureP5(ctx, env, mc, testtools.MCVersion, perf.RekeySets(o.p5Small, o.p5Large)); err == nil {
 				rep.Sections = append(rep.Sections, s)
 			}
 		}
