@@ -133,6 +133,9 @@ func runBucket(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	default:
 		fmt.Fprintf(stdout, "bucket %s: default encryption SSE-S3 (%s)\n", name, enc.Algorithm)
 	}
+	if p := lab.RclonePath(name, enc, h.State.Key); p != lab.RcloneRemote+":"+name {
+		fmt.Fprintf(stdout, "rclone: write to %s to keep it (the remote %s alone uses SSE-KMS with key %s)\n", p, lab.RcloneRemote, h.State.Key)
+	}
 	return nil
 }
 
