@@ -31,15 +31,23 @@ func TestClients(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The environment of a shell after eval "$(sselab env)": one that had
+	// an AWS_CA_BUNDLE, as many machines do, and nothing else from this
+	// test's own environment that could help.
+	sh := exec.CommandContext(ctx, "/bin/sh", "-c", `eval "$(sselab env --dir "$DIR")" && env`)
+	sh.Env = []string{"HOME=" + t.TempDir(), "DIR=" + dir, "AWS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt",
+		"PATH=" + filepath.Dir(testtools.Sselab(t)) + string(os.PathListSeparator) + os.Getenv("PATH")}
+	out, err := sh.Output()
+	if err != nil {
+		t.Fatalf("sh: eval sselab env: %v\n%s", err, out)
+	}
+	clean := strings.Split(strings.TrimSpace(string(out)), "\n")
+	for _, kv := range clean {
+		if strings.HasPrefix(kv, "AWS_CA_BUNDLE=") {
+			t.Errorf("after eval \"$(sselab env)\": %s, want it unset (rclone 1.60 fails with it)", kv)
+		}
+	}
 	env := parseExports(t, mustRun(t, "env", "--dir", dir).stdout)
-	if _, ok := env["AWS_CA_BUNDLE"]; ok {
-		t.Error("sselab env sets AWS_CA_BUNDLE, which makes rclone 1.60 fail")
-	}
-	// A clean environment: the test's own AWS or rclone settings must not help.
-	clean := []string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}
-	for k, v := range env {
-		clean = append(clean, k+"="+v)
-	}
 	body := "client-body-" + time.Now().Format(time.RFC3339Nano)
 	src := filepath.Join(t.TempDir(), "src.txt")
 	testtools.WriteFile(t, src, body)
@@ -134,12 +142,19 @@ func TestClients(t *testing.T) {
 	})
 
 	t.Run("every shell sets the same", func(t *testing.T) {
-		for shell, parse := range map[string]func(string) map[string]string{
-			"fish":       parseLines(`^set -gx (\S+) '(.*)';$`, `\'`, `'`),
-			"powershell": parseLines(`^\$env:(\S+) = '(.*)'$`, `''`, `'`),
-			"cmd":        parseLines(`^set "([^=]+)=(.*)"$`, "", ""),
+		for shell, sh := range map[string]struct {
+			parse func(string) map[string]string
+			unset string
+		}{
+			"fish":       {parseLines(`^set -gx (\S+) '(.*)';$`, `\'`, `'`), "set -e AWS_CA_BUNDLE;"},
+			"powershell": {parseLines(`^\$env:(\S+) = '(.*)'$`, `''`, `'`), "Remove-Item Env:AWS_CA_BUNDLE -ErrorAction SilentlyContinue"},
+			"cmd":        {parseLines(`^set "([^=]+)=(.+)"$`, "", ""), `set "AWS_CA_BUNDLE="`},
 		} {
-			got := parse(mustRun(t, "env", "--dir", dir, "--shell", shell).stdout)
+			out := mustRun(t, "env", "--dir", dir, "--shell", shell).stdout
+			if !strings.Contains(out, "\n"+sh.unset+"\n") {
+				t.Errorf("%s: no line %q in\n%s", shell, sh.unset, out)
+			}
+			got := sh.parse(out)
 			if len(got) != len(env) {
 				t.Errorf("%s: %d variables, sh has %d", shell, len(got), len(env))
 			}

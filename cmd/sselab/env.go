@@ -131,6 +131,9 @@ var envNotes = map[string]struct {
 			shellCmd:        "'set SSL_CERT_FILE=' (and REQUESTS_CA_BUNDLE=, RCLONE_CA_CERT=)",
 		},
 	},
+	"AWS_CA_BUNDLE": {
+		text: "AWS_CA_BUNDLE would make rclone 1.60 fail and the AWS CLI ignore REQUESTS_CA_BUNDLE.",
+	},
 	"RCLONE_CONFIG_" + strings.ToUpper(lab.RcloneRemote) + "_TYPE": {
 		text: "rclone remote '" + lab.RcloneRemote + "': uploads use SSE-KMS with the lab's default key; 'sselab bucket encryption NAME' prints the path for a bucket with another default encryption",
 	},
@@ -163,6 +166,10 @@ func writeEnv(w io.Writer, vars []lab.EnvVar, shell string) error {
 	var b strings.Builder
 	for _, v := range vars {
 		b.WriteString(envComment(v.Name, shell))
+		if v.Unset {
+			b.WriteString(unsetLine(v.Name, shell))
+			continue
+		}
 		switch shell {
 		case shellSh:
 			fmt.Fprintf(&b, "export %s=%s\n", v.Name, shellQuote(v.Value))
@@ -178,6 +185,19 @@ func writeEnv(w io.Writer, vars []lab.EnvVar, shell string) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// unsetLine removes variable name in shell, quietly when it is not set.
+func unsetLine(name, shell string) string {
+	switch shell {
+	case shellFish:
+		return "set -e " + name + ";\n"
+	case shellPowerShell:
+		return "Remove-Item Env:" + name + " -ErrorAction SilentlyContinue\n"
+	case shellCmd:
+		return "set \"" + name + "=\"\n"
+	}
+	return "unset " + name + "\n"
 }
 
 // checkEnvValue reports a variable that shell cannot be given safely.

@@ -293,8 +293,19 @@ func TestEnv(t *testing.T) {
 		if h.State.S3Endpoint != tt.endpoint {
 			t.Errorf("Env changed the state's endpoint to %q", h.State.S3Endpoint)
 		}
-		if _, ok := got["AWS_CA_BUNDLE"]; ok {
-			t.Error("AWS_CA_BUNDLE is set: rclone 1.60 fails with it")
+		unset := 0
+		for _, v := range vars {
+			if v.Unset {
+				unset++
+				if v.Name != "AWS_CA_BUNDLE" || v.Value != "" {
+					t.Errorf("unsets %s (value %q), want only AWS_CA_BUNDLE unset", v.Name, v.Value)
+				}
+			} else if v.Name == "AWS_CA_BUNDLE" {
+				t.Error("AWS_CA_BUNDLE is set: rclone 1.60 fails with it")
+			}
+		}
+		if unset != 1 {
+			t.Errorf("%d variables unset, want AWS_CA_BUNDLE", unset)
 		}
 
 		cfg, err := h.S3cmdConfig()

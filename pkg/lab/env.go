@@ -6,10 +6,12 @@ import (
 	"strings"
 )
 
-// EnvVar is one variable of a client environment.
+// EnvVar is one variable of a client environment: set to Value, or, with
+// Unset, removed.
 type EnvVar struct {
 	Name  string `json:"name"`
 	Value string `json:"value"`
+	Unset bool   `json:"unset,omitempty"`
 }
 
 // MCAlias is the mc alias `sselab env` defines through MC_HOST_sselab.
@@ -27,7 +29,9 @@ const RcloneRemote = "sselab"
 // The CA reaches the AWS CLI through REQUESTS_CA_BUNDLE (botocore reads
 // it), not AWS_CA_BUNDLE: with AWS_CA_BUNDLE set, rclone 1.60's S3 backend
 // fails before any request ("LoadCustomCABundleError ... unsupported
-// transport"). rclone takes the CA from RCLONE_CA_CERT.
+// transport"), and botocore prefers it to REQUESTS_CA_BUNDLE; so Env
+// unsets an AWS_CA_BUNDLE the shell may have. rclone takes the CA from
+// RCLONE_CA_CERT.
 //
 // The rclone remote asks for SSE-KMS on every upload
 // (server_side_encryption aws:kms, no key id): an SSE-KMS object's ETag is
@@ -45,27 +49,28 @@ func (h *Handle) Env() ([]EnvVar, error) {
 	ca := h.PKI.CAFile()
 	rc := "RCLONE_CONFIG_" + strings.ToUpper(RcloneRemote) + "_"
 	vars := []EnvVar{
-		{"MC_HOST_" + MCAlias, u.String()},
-		{"AWS_ACCESS_KEY_ID", h.Credentials.RootUser},
-		{"AWS_SECRET_ACCESS_KEY", h.Credentials.RootPassword},
-		{"AWS_ENDPOINT_URL", endpoint},
-		{"AWS_REGION", Region},
-		{rc + "TYPE", "s3"},
-		{rc + "PROVIDER", "Minio"},
-		{rc + "ENDPOINT", endpoint},
-		{rc + "ACCESS_KEY_ID", h.Credentials.RootUser},
-		{rc + "SECRET_ACCESS_KEY", h.Credentials.RootPassword},
-		{rc + "REGION", Region},
-		{rc + "SERVER_SIDE_ENCRYPTION", "aws:kms"},
-		{"SSL_CERT_FILE", ca},
-		{"REQUESTS_CA_BUNDLE", ca},
-		{"RCLONE_CA_CERT", ca},
-		{"KES_SERVER", h.State.KESEndpoint},
-		{"KES_CLIENT_CERT", h.PKI.Operator.CertFile},
-		{"KES_CLIENT_KEY", h.PKI.Operator.KeyFile},
+		{Name: "MC_HOST_" + MCAlias, Value: u.String()},
+		{Name: "AWS_ACCESS_KEY_ID", Value: h.Credentials.RootUser},
+		{Name: "AWS_SECRET_ACCESS_KEY", Value: h.Credentials.RootPassword},
+		{Name: "AWS_ENDPOINT_URL", Value: endpoint},
+		{Name: "AWS_REGION", Value: Region},
+		{Name: rc + "TYPE", Value: "s3"},
+		{Name: rc + "PROVIDER", Value: "Minio"},
+		{Name: rc + "ENDPOINT", Value: endpoint},
+		{Name: rc + "ACCESS_KEY_ID", Value: h.Credentials.RootUser},
+		{Name: rc + "SECRET_ACCESS_KEY", Value: h.Credentials.RootPassword},
+		{Name: rc + "REGION", Value: Region},
+		{Name: rc + "SERVER_SIDE_ENCRYPTION", Value: "aws:kms"},
+		{Name: "AWS_CA_BUNDLE", Unset: true},
+		{Name: "SSL_CERT_FILE", Value: ca},
+		{Name: "REQUESTS_CA_BUNDLE", Value: ca},
+		{Name: "RCLONE_CA_CERT", Value: ca},
+		{Name: "KES_SERVER", Value: h.State.KESEndpoint},
+		{Name: "KES_CLIENT_CERT", Value: h.PKI.Operator.CertFile},
+		{Name: "KES_CLIENT_KEY", Value: h.PKI.Operator.KeyFile},
 	}
 	if h.State.WebURL != "" {
-		vars = append(vars, EnvVar{"SSELAB_WEB_URL", h.State.WebURL})
+		vars = append(vars, EnvVar{Name: "SSELAB_WEB_URL", Value: h.State.WebURL})
 	}
 	return vars, nil
 }
