@@ -37,6 +37,7 @@ var commands = []command{
 	{"minio", "fetch, build, list and choose the MinIO server binary", minioUsage, runMinIO, false},
 	{"key", "create, import, list, describe and delete KES keys", keyUsage, runKey, false},
 	{"bucket", "create buckets and set their default encryption", bucketUsage, runBucket, false},
+	{"logs", "show KES's audit log: which identity used which key, and what KES refused", logsUsage, runLogs, false},
 	{"verify", "prove that data at rest is encrypted, check by check", verifyUsage, runVerify, false},
 	{"backup", "write an encrypted backup of the keys, certificates, credentials and settings; or verify one", backupUsage, runBackup, false},
 	{"restore", "make a state directory from a backup, or put back lost keys", restoreUsage, runRestore, false},
