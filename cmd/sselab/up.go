@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/sselab/sselab/internal/passphrase"
+	"github.com/sselab/sselab/internal/selfcmd"
 	"github.com/sselab/sselab/pkg/kesserver"
 	"github.com/sselab/sselab/pkg/keystore"
 	"github.com/sselab/sselab/pkg/lab"
@@ -179,12 +180,18 @@ func printSummary(w io.Writer, dir string, st labdir.State, c labdir.Credentials
 	tw.Flush()
 	fmt.Fprintf(w, "\nIn another terminal:\n  eval \"$(sselab env%s)\"\n  mc cp FILE %s/%s/ && mc stat %s/%s/FILE\n",
 		dirFlag(dir), lab.MCAlias, st.Buckets[0], lab.MCAlias, st.Buckets[0])
+	if hint := selfcmd.InstallHint(); hint != "" {
+		fmt.Fprintf(w, "(%s)\n", hint)
+	}
 }
 
 // isTerminal reports whether w is a terminal (a character device).
 func isTerminal(w io.Writer) bool {
+	if sw, ok := w.(selfcmd.Writer); ok {
+		w = sw.File()
+	}
 	f, ok := w.(*os.File)
-	if !ok {
+	if !ok || f == nil {
 		return false
 	}
 	fi, err := f.Stat()
