@@ -76,6 +76,11 @@ func TestClients(t *testing.T) {
 		}
 	}
 
+	// MinIO's version as people read it, not "DEVELOPMENT.GOGET".
+	if out := mustRun(t, "status", "--dir", dir).stdout; !regexp.MustCompile(`(?m)^minio\s+ok\s+\S+\s+MinIO (source build \d{4}-\d\d-\d\d \(commit [0-9a-f]{12}\)|RELEASE\.\S+)\s`).MatchString(out) {
+		t.Errorf("sselab status: got\n%s\nwant MinIO's release tag or source build date and commit", out)
+	}
+
 	mustRun(t, "key", "create", "other-key", "--dir", dir)
 	mustRun(t, "bucket", "create", "other", "--sse-kms", "other-key", "--dir", dir)
 

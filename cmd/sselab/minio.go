@@ -95,7 +95,7 @@ func runMinIOFetch(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "MinIO %s is at %s\n", b.Version, b.Path)
+	fmt.Fprintf(stdout, "MinIO %s is at %s\n", miniobin.Describe(b.Version, b.Path), b.Path)
 	return nil
 }
 
@@ -110,7 +110,7 @@ func runMinIOBuild(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "MinIO %s is at %s\n", b.Version, b.Path)
+	fmt.Fprintf(stdout, "MinIO %s is at %s\n", miniobin.Describe(b.Version, b.Path), b.Path)
 	return nil
 }
 
@@ -141,7 +141,7 @@ func runMinIOList(ctx context.Context, args []string, stdout, _ io.Writer) error
 		return nil
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "\tVERSION\tSIZE\tCACHED\tSOURCE")
+	fmt.Fprintln(tw, "\tVERSION\tMINIO\tSIZE\tCACHED\tSOURCE")
 	for _, e := range entries {
 		mark := ""
 		if e.Selected {
@@ -154,7 +154,7 @@ func runMinIOList(ctx context.Context, args []string, stdout, _ io.Writer) error
 		if e.Problem != "" {
 			source = "damaged: " + e.Problem
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d MiB\t%s\t%s\n", mark, e.Version, e.Size>>20, e.Manifest.Created.Local().Format("2006-01-02 15:04"), source)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d MiB\t%s\t%s\n", mark, e.Version, miniobin.Describe(e.Version, e.Path), e.Size>>20, e.Manifest.Created.Local().Format("2006-01-02 15:04"), source)
 	}
 	return tw.Flush()
 }
@@ -168,7 +168,7 @@ func runMinIOUse(ctx context.Context, args []string, stdout, _ io.Writer) error 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "'sselab up' now runs MinIO %s (%s)\n", b.Version, b.Path)
+	fmt.Fprintf(stdout, "'sselab up' now runs MinIO %s (%s)\n", miniobin.Describe(b.Version, b.Path), b.Path)
 	return nil
 }
 
