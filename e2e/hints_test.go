@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/sselab/sselab/internal/testtools"
+	"github.com/sselab/sselab/pkg/lab"
+	"github.com/sselab/sselab/pkg/miniobin"
 )
 
 // TestHints: a hint names the command as the user can type it. The binary
@@ -48,5 +50,51 @@ func TestHints(t *testing.T) {
 				t.Errorf("got %q, want it to contain %q", out, tt.want)
 			}
 		})
+	}
+}
+
+// TestSecurityNotice: the summary of 'up' names the advisories that
+// affect the MinIO build, once; 'minio list' shows them once too.
+func TestSecurityNotice(t *testing.T) {
+	t.Parallel()
+	cache := []string{"SSELAB_CACHE_DIR=" + t.TempDir()}
+	dir := t.TempDir()
+	up := append([]string{"up", "--detach", "--dir", dir}, freePorts...)
+	t.Cleanup(func() { stopLab(t, dir) })
+	r := sselabEnv(t, cache, up...)
+	if r.code != 0 {
+		t.Fatalf("up: exit %d: %s", r.code, r.stderr)
+	}
+	h, err := lab.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(miniobin.Advisories(h.State.MinIOVersion, h.State.MinIOPath)) == 0 {
+		if !strings.Contains(r.stdout, "CVE-") {
+			return // a MinIO build with the fixes: nothing to say
+		}
+		t.Fatalf("a notice for a build no advisory affects:\n%s", r.stdout)
+	}
+	for _, want := range []string{"CVE-2026-41145", "CVE-2026-40344", "'sselab up --minio PATH'", "'sselab minio fetch --url URL --sha256 HEX'", "loopback"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("first up: summary lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	stopLab(t, dir)
+	if r := sselabEnv(t, cache, up...); r.code != 0 || strings.Contains(r.stdout, "CVE-") {
+		t.Errorf("second up: exit %d; want no notice again:\n%s", r.code, r.stdout)
+	}
+	stopLab(t, dir)
+
+	// 'minio list' in a fresh cache that holds the same build.
+	list := []string{"SSELAB_CACHE_DIR=" + t.TempDir()}
+	if r := sselabEnv(t, list, "minio", "use", testtools.MinIO(t)); r.code != 0 {
+		t.Fatalf("minio use: exit %d: %s", r.code, r.stderr)
+	}
+	if r := sselabEnv(t, list, "minio", "list"); r.code != 0 || !strings.Contains(r.stdout, "CVE-2026-41145") {
+		t.Errorf("first minio list: exit %d, want the notice:\n%s", r.code, r.stdout)
+	}
+	if r := sselabEnv(t, list, "minio", "list"); r.code != 0 || strings.Contains(r.stdout, "CVE-") {
+		t.Errorf("second minio list: exit %d, want no notice again:\n%s", r.code, r.stdout)
 	}
 }

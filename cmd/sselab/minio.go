@@ -135,6 +135,9 @@ func runMinIOList(ctx context.Context, args []string, stdout, _ io.Writer) error
 	}
 	if sel, err := miniobin.Selected(miniobin.Options{}); err == nil && sel.Path != "" {
 		fmt.Fprintf(stdout, "selected with 'sselab minio use': %s (outside the cache)\n", sel.Path)
+		if v, err := miniobin.Check(ctx, sel.Path); err == nil {
+			defer printSecurityNotice(stdout, v, sel.Path)
+		}
 	}
 	if len(entries) == 0 {
 		fmt.Fprintln(stdout, "no MinIO binary is cached; get one with 'sselab minio fetch' or 'sselab minio build'")
@@ -156,7 +159,15 @@ func runMinIOList(ctx context.Context, args []string, stdout, _ io.Writer) error
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d MiB\t%s\t%s\n", mark, e.Version, miniobin.Describe(e.Version, e.Path), e.Size>>20, e.Manifest.Created.Local().Format("2006-01-02 15:04"), source)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.Selected || len(entries) == 1 {
+			printSecurityNotice(stdout, e.Version, e.Path)
+		}
+	}
+	return nil
 }
 
 func runMinIOUse(ctx context.Context, args []string, stdout, _ io.Writer) error {

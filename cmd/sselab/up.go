@@ -105,6 +105,9 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		creds.RootPassword = "(not logged; see 'sselab env')"
 	}
 	printSummary(stdout, l.Layout().Root, l.State(), creds)
+	if os.Getenv(envDetachedLog) == "" { // the parent of a detached lab shows it
+		printSecurityNotice(stdout, l.State().MinIOVersion, l.State().MinIOPath)
+	}
 	fmt.Fprintln(stdout, "Stop with Ctrl-C or 'sselab down"+dirFlag(o.Dir)+"'.")
 	if err := l.Wait(ctx); err != nil {
 		return err
@@ -182,6 +185,14 @@ func printSummary(w io.Writer, dir string, st labdir.State, c labdir.Credentials
 		dirFlag(dir), lab.MCAlias, st.Buckets[0], lab.MCAlias, st.Buckets[0])
 	if hint := selfcmd.InstallHint(); hint != "" {
 		fmt.Fprintf(w, "(%s)\n", hint)
+	}
+}
+
+// printSecurityNotice prints, once per MinIO build, the note on the
+// advisories that affect it.
+func printSecurityNotice(w io.Writer, version, path string) {
+	if notice := miniobin.SecurityNotice(version, path); notice != "" && miniobin.FirstNotice(version, path) {
+		fmt.Fprintf(w, "\n%s(This note is shown once for this MinIO build.)\n\n", notice)
 	}
 }
 
