@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/sselab/sselab/internal/progress"
 	"github.com/sselab/sselab/pkg/bench"
 	"github.com/sselab/sselab/pkg/lab"
 )
@@ -173,10 +174,10 @@ func runBucketRekey(ctx context.Context, args []string, stdout, stderr io.Writer
 			return err
 		}
 	}
-	if isTerminal(stderr) && !jsonOut {
-		bar := &progressBar{w: stderr}
-		o.Progress = func(p lab.RekeyProgress) { bar.show(rekeyBar(p)) }
-		defer bar.clear()
+	var bar *progress.Bar
+	if !jsonOut {
+		bar = newBar(stderr, progress.Options{Description: "rekey", Unit: "objects", Total: -1})
+		o.Progress = func(p lab.RekeyProgress) { rekeyProgress(bar, p) }
 	}
 	rep, err := h.Rekey(ctx, fs.Arg(0), o)
 	if err != nil && rep.Objects == 0 && !rep.Interrupted {
@@ -186,8 +187,8 @@ func runBucketRekey(ctx context.Context, args []string, stdout, stderr io.Writer
 	if errors.Is(err, lab.ErrNothingToRekey) || errors.As(err, &locked) {
 		return err
 	}
-	if o.Progress != nil {
-		fmt.Fprint(stderr, "\r\x1b[K")
+	if bar != nil {
+		bar.Clear()
 	}
 	if jsonOut {
 		if werr := writeJSON(stdout, rep); werr != nil {
@@ -238,17 +239,12 @@ func defaultTarget(ctx context.Context, h *lab.Handle, bucket string) (lab.Bucke
 	return lab.BucketMode{}, fmt.Errorf("bucket %s has no default encryption to apply to its plaintext objects; pass --to KEY or --sse-s3", bucket)
 }
 
-// rekeyBar turns rekey progress into the progress bar's terms: objects
-// copied of all, and bytes in the label.
-func rekeyBar(p lab.RekeyProgress) bench.Progress {
-	done := 1.0
-	if p.TotalBytes > 0 {
-		done = float64(p.Bytes) / float64(p.TotalBytes)
-	} else if p.TotalObjects > 0 {
-		done = float64(p.Objects) / float64(p.TotalObjects)
-	}
-	return bench.Progress{Phase: p.Objects, Phases: p.TotalObjects, Done: done,
-		Label: fmt.Sprintf("objects, %s of %s", bench.FormatSize(p.Bytes), bench.FormatSize(p.TotalBytes))}
+// rekeyProgress shows rekey's progress on bar: objects copied of all,
+// and bytes in the description.
+func rekeyProgress(bar *progress.Bar, p lab.RekeyProgress) {
+	bar.SetTotal(int64(p.TotalObjects))
+	bar.Describe(fmt.Sprintf("rekey (%s of %s)", bench.FormatSize(p.Bytes), bench.FormatSize(p.TotalBytes)))
+	bar.Set(int64(p.Objects))
 }
 
 // printRekey prints a rekey report for people.

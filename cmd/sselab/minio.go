@@ -100,7 +100,7 @@ func runMinIOFetch(ctx context.Context, args []string, stdout, stderr io.Writer)
 }
 
 func runMinIOBuild(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	o := miniobin.Options{Progress: stderr}
+	o := miniobin.Options{Progress: stderr, ProgressBar: isTerminal(stderr)}
 	fs := minioFlags("build")
 	fs.StringVar(&o.Version, "version", "", "")
 	if err := parseMinIO(fs, args, 0); err != nil {

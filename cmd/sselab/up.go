@@ -86,7 +86,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return upDetached(ctx, o.Dir, args, env, stdout, stderr)
 	}
 	out := &switchWriter{w: stderr}
-	o.MinIO = miniobin.Options{Flag: minio, Env: os.Getenv("SSELAB_MINIO"), Download: true, Build: true, Progress: out}
+	o.MinIO = miniobin.Options{Flag: minio, Env: os.Getenv("SSELAB_MINIO"), Download: true, Build: true, Progress: out, ProgressBar: isTerminal(stderr)}
 	o.Log = out
 	if isTerminal(stderr) {
 		o.Progress = out // step lines help at a terminal; elsewhere errors stay one line
