@@ -116,8 +116,8 @@ func btoi(b bool) int {
 	return 0
 }
 
-// envNote is the comment written before the variable it names; undo is
-// how each shell takes that variable away again ("" for none).
+// envNotes are the comments written before the variables they name;
+// undo is how each shell takes the variables away again (none if empty).
 var envNotes = map[string]struct {
 	text string
 	undo map[string]string

@@ -90,8 +90,10 @@ func sameFile(a, b string) bool {
 }
 
 // commandRef finds "sselab" where it starts a command in a hint: after a
-// quote, a backquote or "$(", and followed by a space or the closing quote.
-var commandRef = regexp.MustCompile("(['`]|\\$\\()sselab([ '`)])")
+// single quote, a backquote or "$(", and followed by a space (its
+// arguments) or ")". A name alone in quotes ('sselab') is left alone: it
+// may be a key or a bucket.
+var commandRef = regexp.MustCompile("(['`]|\\$\\()sselab([ )])")
 
 // Rewrite puts Name in place of "sselab" in every command s quotes.
 func Rewrite(s string) string {
