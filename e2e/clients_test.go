@@ -169,13 +169,17 @@ func TestClients(t *testing.T) {
 				}
 			}
 		}
+		// fish runs here (Debian has it); PowerShell and cmd.exe do not.
 		if fish, err := exec.LookPath("fish"); err == nil {
 			rclone := testtools.Program(t, "rclone")
-			script := "sselab env --dir " + dir + " --shell fish | source; and " + rclone + " cat " + lab.RcloneRemote + ":" + labdir.DefaultBucket + "/dir/r.txt"
-			cmd := exec.CommandContext(ctx, fish, "-c", script)
-			cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(testtools.Sselab(t))+string(os.PathListSeparator)+os.Getenv("PATH"))
-			if out, err := cmd.CombinedOutput(); err != nil || string(out) != body {
-				t.Errorf("rclone in fish: %v, got %q, want %q", err, out, body)
+			script := "sselab env --dir '" + dir + "' --shell fish | source; and " + rclone + " cat " + lab.RcloneRemote + ":" + labdir.DefaultBucket + "/dir/r.txt"
+			cmd := exec.CommandContext(ctx, fish, "--no-config", "-c", script)
+			cmd.Env = []string{"HOME=" + t.TempDir(), "AWS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt",
+				"PATH=" + filepath.Dir(testtools.Sselab(t)) + string(os.PathListSeparator) + os.Getenv("PATH")}
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			if out, err := cmd.Output(); err != nil || string(out) != body {
+				t.Errorf("rclone in fish after 'sselab env --shell fish | source': %v, got %q, want %q\n%s", err, out, body, stderr.String())
 			}
 		}
 	})
