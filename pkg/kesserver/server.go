@@ -123,8 +123,7 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 	s.conf, s.keys, s.audit = conf, keys, auditJSON
 	started = true
 	go func() {
-		hook := func() { s.hookErr = recordKeyUse(&s.srv, auditJSON) }
-		err := s.srv.Start(runCtx, &readyListener{Listener: ln, ready: s.ready, hook: hook}, conf)
+		err := s.srv.Start(runCtx, &readyListener{Listener: ln, ready: s.ready, hook: s.hookKeyUse}, conf)
 		if s.srv.Addr() == "" {
 			// KES refused the configuration (or was closed) before it
 			// took over the listener: close it here.
@@ -214,8 +213,16 @@ func (s *Server) FlushCache() error {
 	if err != nil {
 		return fmt.Errorf("kesserver: %w", err)
 	}
-	s.hookErr = recordKeyUse(&s.srv, s.audit) // Update made a new router
+	s.hookKeyUse() // Update made a new router
 	return old.Close()                        // the old cache's collector; the keystore stays open
+}
+
+// hookKeyUse puts the key-use recorder in front of KES's router (see
+// recordKeyUse), and says on the error log when it cannot.
+func (s *Server) hookKeyUse() {
+	if s.hookErr = recordKeyUse(&s.srv, s.audit); s.hookErr != nil {
+		slog.New(s.conf.ErrorLog).Warn(s.hookErr.Error())
+	}
 }
 
 // KeyUseAudited reports whether the audit log records each use of a key
