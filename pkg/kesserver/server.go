@@ -213,8 +213,8 @@ func (s *Server) FlushCache() error {
 	if err != nil {
 		return fmt.Errorf("kesserver: %w", err)
 	}
-	s.hookKeyUse() // Update made a new router
-	return old.Close()                        // the old cache's collector; the keystore stays open
+	s.hookKeyUse()     // Update made a new router
+	return old.Close() // the old cache's collector; the keystore stays open
 }
 
 // hookKeyUse puts the key-use recorder in front of KES's router (see
