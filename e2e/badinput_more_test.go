@@ -140,7 +140,7 @@ func TestBadInput(t *testing.T) {
 		{name: "env --shell bogus", args: []string{"env", "--dir", "$DIR", "--shell", "bogus"},
 			refusal: refusal{code: 2, want: []string{`unknown shell "bogus"`, "sh, fish, powershell or cmd", "see 'sselab env --help'"}}},
 		{name: "env --json with --shell", args: []string{"env", "--dir", "$DIR", "--json", "--shell", "sh"},
-			refusal: refusal{code: 2, want: []string{"--json and --shell exclude each other", "see 'sselab env --help'"}}},
+			refusal: refusal{code: 2, want: []string{"--json, --shell and --s3cmd exclude each other", "see 'sselab env --help'"}}},
 		{name: "key create without a name", args: []string{"key", "create", "--dir", "$DIR"},
 			refusal: refusal{code: 2, want: []string{"'key create' takes a key name", "see 'sselab key --help'"}}},
 		{name: "key with an unknown command", args: []string{"key", "rotate", "k", "--dir", "$DIR"},

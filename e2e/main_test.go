@@ -52,8 +52,12 @@ func sselabEnv(t *testing.T, env []string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, testtools.Sselab(t), args...)
-	cmd.Env = append(append(os.Environ(), "SSELAB_MINIO="+testtools.MinIO(t)), env...)
+	bin := testtools.Sselab(t)
+	cmd := exec.CommandContext(ctx, bin, args...)
+	// The binary under test is the sselab on PATH, as after 'go install':
+	// its hints say 'sselab ...' (TestHints covers the other cases).
+	path := "PATH=" + filepath.Dir(bin) + string(os.PathListSeparator) + os.Getenv("PATH")
+	cmd.Env = append(append(os.Environ(), "SSELAB_MINIO="+testtools.MinIO(t), path), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

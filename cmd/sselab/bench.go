@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sselab/sselab/internal/progress"
 	"github.com/sselab/sselab/pkg/bench"
 	"github.com/sselab/sselab/pkg/lab"
 )
@@ -65,12 +66,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	// Ctrl-C and SIGTERM stop the measures; bench still removes what it
 	// wrote.
-	if isTerminal(stderr) {
-		bar := &progressBar{w: stderr}
-		o.Progress = bar.show
-		defer bar.clear()
-	}
+	bar := newBar(stderr, progress.Options{Description: "bench", Fraction: true})
+	o.Progress = benchProgress(bar)
 	rep, err := bench.Run(ctx, &s3, &kes, o)
+	bar.Clear()
 	if err != nil {
 		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 			return benchInterrupted(rep, err)
@@ -216,29 +215,18 @@ func latency(ms float64) string {
 	return fmt.Sprintf("%.2fms", ms)
 }
 
-// progressBar draws a one-line progress bar on a terminal.
-type progressBar struct {
-	w     io.Writer
-	drawn bool
+// newBar is the progress display of a command on w (its standard
+// error): an updating bar on a terminal, else a plain line every few
+// seconds.
+func newBar(w io.Writer, o progress.Options) *progress.Bar {
+	o.Terminal = isTerminal(w)
+	return progress.New(w, o)
 }
 
-// barWidth is the number of cells in the bar.
-const barWidth = 30
-
-func (b *progressBar) show(p bench.Progress) {
-	fmt.Fprint(b.w, "\r\x1b[K"+barLine(p))
-	b.drawn = true
-}
-
-// clear removes the bar from the terminal.
-func (b *progressBar) clear() {
-	if b.drawn {
-		fmt.Fprint(b.w, "\r\x1b[K")
+// benchProgress shows bench's progress on bar.
+func benchProgress(bar *progress.Bar) func(bench.Progress) {
+	return func(p bench.Progress) {
+		bar.Describe(fmt.Sprintf("bench %d/%d %s", p.Phase, p.Phases, p.Label))
+		bar.SetFraction(p.Done)
 	}
-}
-
-// barLine renders p as "[#####.........]  17%  3/26 PUT sse-kms 4KiB".
-func barLine(p bench.Progress) string {
-	done := int(min(max(p.Done, 0), 1)*barWidth + 0.5)
-	return fmt.Sprintf("[%s%s] %3.0f%%  %d/%d %s", strings.Repeat("#", done), strings.Repeat(".", barWidth-done), p.Done*100, p.Phase, p.Phases, p.Label)
 }

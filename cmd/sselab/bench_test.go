@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/sselab/sselab/internal/progress"
 	"github.com/sselab/sselab/pkg/bench"
 )
 
@@ -93,30 +95,18 @@ sse-c skipped: SSE-C needs TLS
 	}
 }
 
-func TestBarLine(t *testing.T) {
+func TestBenchProgress(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		p    bench.Progress
-		want string
-	}{
-		{bench.Progress{Phase: 1, Phases: 26, Label: "PUT none 4KiB", Done: 0}, "[..............................]   0%  1/26 PUT none 4KiB"},
-		{bench.Progress{Phase: 14, Phases: 26, Label: "GET sse-kms 1MiB", Done: 0.5}, "[###############...............]  50%  14/26 GET sse-kms 1MiB"},
-		{bench.Progress{Phase: 26, Phases: 26, Label: "KES decrypt", Done: 1}, "[##############################] 100%  26/26 KES decrypt"},
-	}
-	for _, tt := range tests {
-		if got := barLine(tt.p); got != tt.want {
-			t.Errorf("barLine(%+v):\ngot  %q\nwant %q", tt.p, got, tt.want)
-		}
-	}
 	var out bytes.Buffer
-	b := &progressBar{w: &out}
-	b.clear()
-	if out.Len() != 0 {
-		t.Errorf("clear before any bar: wrote %q, want nothing", out.String())
+	bar := newBar(&out, progress.Options{Description: "bench", Fraction: true, Every: time.Nanosecond})
+	show := benchProgress(bar)
+	show(bench.Progress{Phase: 14, Phases: 26, Label: "GET sse-kms 1MiB", Done: 0.5})
+	if got, want := out.String(), "bench 14/26 GET sse-kms 1MiB: 50%, "; !strings.HasPrefix(got, want) {
+		t.Errorf("not a terminal: got %q, want a plain line starting %q", got, want)
 	}
-	b.show(tests[1].p)
-	b.clear()
-	if want := "\r\x1b[K" + tests[1].want + "\r\x1b[K"; out.String() != want {
-		t.Errorf("show then clear: wrote %q, want %q", out.String(), want)
+	out.Reset()
+	bar.Clear()
+	if out.Len() != 0 {
+		t.Errorf("Clear in plain mode wrote %q, want nothing", out.String())
 	}
 }

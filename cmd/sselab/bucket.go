@@ -7,7 +7,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/sselab/sselab/pkg/bench"
+	"github.com/sselab/sselab/internal/progress"
 	"github.com/sselab/sselab/pkg/lab"
 )
 
@@ -133,6 +133,9 @@ func runBucket(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	default:
 		fmt.Fprintf(stdout, "bucket %s: default encryption SSE-S3 (%s)\n", name, enc.Algorithm)
 	}
+	if p := lab.RclonePath(name, enc, h.State.Key); p != lab.RcloneRemote+":"+name {
+		fmt.Fprintf(stdout, "rclone: write to %s to keep it (the remote %s alone uses SSE-KMS with key %s)\n", p, lab.RcloneRemote, h.State.Key)
+	}
 	return nil
 }
 
@@ -170,10 +173,10 @@ func runBucketRekey(ctx context.Context, args []string, stdout, stderr io.Writer
 			return err
 		}
 	}
-	if isTerminal(stderr) && !jsonOut {
-		bar := &progressBar{w: stderr}
-		o.Progress = func(p lab.RekeyProgress) { bar.show(rekeyBar(p)) }
-		defer bar.clear()
+	var bar *progress.Bar
+	if !jsonOut {
+		bar = newBar(stderr, progress.Options{Description: "rekey", Unit: "objects", Total: -1})
+		o.Progress = func(p lab.RekeyProgress) { rekeyProgress(bar, p) }
 	}
 	rep, err := h.Rekey(ctx, fs.Arg(0), o)
 	if err != nil && rep.Objects == 0 && !rep.Interrupted {
@@ -183,8 +186,8 @@ func runBucketRekey(ctx context.Context, args []string, stdout, stderr io.Writer
 	if errors.Is(err, lab.ErrNothingToRekey) || errors.As(err, &locked) {
 		return err
 	}
-	if o.Progress != nil {
-		fmt.Fprint(stderr, "\r\x1b[K")
+	if bar != nil {
+		bar.Clear()
 	}
 	if jsonOut {
 		if werr := writeJSON(stdout, rep); werr != nil {
@@ -235,17 +238,12 @@ func defaultTarget(ctx context.Context, h *lab.Handle, bucket string) (lab.Bucke
 	return lab.BucketMode{}, fmt.Errorf("bucket %s has no default encryption to apply to its plaintext objects; pass --to KEY or --sse-s3", bucket)
 }
 
-// rekeyBar turns rekey progress into the progress bar's terms: objects
-// copied of all, and bytes in the label.
-func rekeyBar(p lab.RekeyProgress) bench.Progress {
-	done := 1.0
-	if p.TotalBytes > 0 {
-		done = float64(p.Bytes) / float64(p.TotalBytes)
-	} else if p.TotalObjects > 0 {
-		done = float64(p.Objects) / float64(p.TotalObjects)
-	}
-	return bench.Progress{Phase: p.Objects, Phases: p.TotalObjects, Done: done,
-		Label: fmt.Sprintf("objects, %s of %s", humanBytes(p.Bytes), humanBytes(p.TotalBytes))}
+// rekeyProgress shows rekey's progress on bar: objects copied of all,
+// and bytes in the description.
+func rekeyProgress(bar *progress.Bar, p lab.RekeyProgress) {
+	bar.SetTotal(int64(p.TotalObjects))
+	bar.Describe(fmt.Sprintf("rekey (%s of %s)", humanBytes(p.Bytes), humanBytes(p.TotalBytes)))
+	bar.Set(int64(p.Objects))
 }
 
 // printRekey prints a rekey report for people.

@@ -90,6 +90,7 @@ func upDetached(ctx context.Context, dir string, args, env []string, stdout, std
 		}
 		cmd.Process.Release()
 		printSummary(stdout, dir, h.State, h.Credentials)
+		printSecurityNotice(stdout, h.State.MinIOVersion, h.State.MinIOPath)
 		fmt.Fprintf(stdout, "The lab runs in the background (pid %d, log %s).\nStop it with 'sselab down%s'.\n",
 			h.State.PID, h.Layout.SelfLog(), dirFlag(dir))
 		return nil

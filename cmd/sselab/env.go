@@ -11,11 +11,11 @@ import (
 	"github.com/sselab/sselab/pkg/lab"
 )
 
-const envUsage = `Usage: sselab env [--dir DIR] [--shell sh|fish|powershell|cmd] [--json]
+const envUsage = `Usage: sselab env [--dir DIR] [--shell sh|fish|powershell|cmd] [--json] [--s3cmd]
 
-Prints shell commands that point mc (alias "sselab"), the AWS CLI and SDKs,
-and the kes CLI (as the operator identity) at the running lab. Apply them
-in the current shell with:
+Prints shell commands that point mc (alias "sselab"), rclone (remote
+"sselab"), the AWS CLI and SDKs, and the kes CLI (as the operator
+identity) at the running lab. Apply them in the current shell with:
 
   sh, bash, zsh:  eval "$(sselab env)"
   fish:           sselab env --shell fish | source
@@ -25,8 +25,17 @@ in the current shell with:
 
 {{flags}}
 
-SSL_CERT_FILE makes programs in that shell that use Go's or OpenSSL's
-trust store trust the lab CA, and only it.
+SSL_CERT_FILE, REQUESTS_CA_BUNDLE (the AWS CLI, Python) and RCLONE_CA_CERT
+make programs in that shell trust the lab CA, and only it. AWS_CA_BUNDLE
+is not set: rclone 1.60 fails when it is.
+
+rclone's remote uploads with SSE-KMS and the lab's default key (without it
+rclone takes an SSE-KMS object for corrupted); for a bucket with another
+default encryption, 'sselab bucket encryption NAME' prints the rclone path
+that keeps it.
+
+--s3cmd prints an s3cmd configuration file instead:
+  sselab env --s3cmd > sselab.s3cfg && s3cmd -c sselab.s3cfg ls
 `
 
 // Shells 'sselab env' writes for.
@@ -58,15 +67,17 @@ func runEnv(_ context.Context, args []string, stdout, _ io.Writer) error {
 		dir     string
 		shell   string
 		jsonOut bool
+		s3cmd   bool
 	)
 	fs := newFlags("env", &dir)
 	fs.StringVar(&shell, "shell", "", "the `SHELL` to write for: sh (also bash, zsh), fish, powershell (also pwsh) or cmd; default sh, on Windows powershell")
 	fs.BoolVar(&jsonOut, "json", false, "print the variables as JSON instead")
+	fs.BoolVar(&s3cmd, "s3cmd", false, "print an s3cmd configuration file instead")
 	if err := parse(fs, args, &dir); err != nil {
 		return err
 	}
-	if jsonOut && shell != "" {
-		return usageError{errors.New("--json and --shell exclude each other")}
+	if n := btoi(jsonOut) + btoi(shell != "") + btoi(s3cmd); n > 1 {
+		return usageError{errors.New("--json, --shell and --s3cmd exclude each other")}
 	}
 	if shell == "" {
 		shell = defaultShell(runtime.GOOS)
@@ -79,6 +90,14 @@ func runEnv(_ context.Context, args []string, stdout, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if s3cmd {
+		cfg, err := h.S3cmdConfig()
+		if err != nil {
+			return err
+		}
+		_, err = io.WriteString(stdout, cfg)
+		return err
+	}
 	vars, err := h.Env()
 	if err != nil {
 		return err
@@ -89,8 +108,52 @@ func runEnv(_ context.Context, args []string, stdout, _ io.Writer) error {
 	return writeEnv(stdout, vars, sh)
 }
 
-// certNote explains SSL_CERT_FILE; each shell adds how to undo it.
-const certNote = "Go and OpenSSL programs in this shell now trust only the lab CA; "
+// btoi is 1 for true.
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// envNotes are the comments written before the variables they name;
+// undo is how each shell takes the variables away again (none if empty).
+var envNotes = map[string]struct {
+	text string
+	undo map[string]string
+}{
+	"SSL_CERT_FILE": {
+		text: "Go and OpenSSL programs, the AWS CLI (REQUESTS_CA_BUNDLE) and rclone (RCLONE_CA_CERT) in this shell now trust only the lab CA; ",
+		undo: map[string]string{
+			shellSh:         "'unset SSL_CERT_FILE REQUESTS_CA_BUNDLE RCLONE_CA_CERT'",
+			shellFish:       "'set -e SSL_CERT_FILE REQUESTS_CA_BUNDLE RCLONE_CA_CERT'",
+			shellPowerShell: "'Remove-Item Env:SSL_CERT_FILE, Env:REQUESTS_CA_BUNDLE, Env:RCLONE_CA_CERT'",
+			shellCmd:        "'set SSL_CERT_FILE=' (and REQUESTS_CA_BUNDLE=, RCLONE_CA_CERT=)",
+		},
+	},
+	"AWS_CA_BUNDLE": {
+		text: "AWS_CA_BUNDLE would make rclone 1.60 fail and the AWS CLI ignore REQUESTS_CA_BUNDLE.",
+	},
+	"RCLONE_CONFIG_" + strings.ToUpper(lab.RcloneRemote) + "_TYPE": {
+		text: "rclone remote '" + lab.RcloneRemote + "': uploads use SSE-KMS with the lab's default key; 'sselab bucket encryption NAME' prints the path for a bucket with another default encryption",
+	},
+}
+
+// envComment is the note on variable name for shell, or "".
+func envComment(name, shell string) string {
+	n, ok := envNotes[name]
+	if !ok {
+		return ""
+	}
+	text := n.text
+	if undo := n.undo[shell]; undo != "" {
+		text += undo + " before reaching other HTTPS sites."
+	}
+	if shell == shellCmd {
+		return "rem " + strings.ReplaceAll(text, "shell", "window") + "\n"
+	}
+	return "# " + text + "\n"
+}
 
 // writeEnv writes vars as commands for shell. It checks every value first,
 // so that nothing is written if one cannot be expressed in that shell.
@@ -102,26 +165,19 @@ func writeEnv(w io.Writer, vars []lab.EnvVar, shell string) error {
 	}
 	var b strings.Builder
 	for _, v := range vars {
+		b.WriteString(envComment(v.Name, shell))
+		if v.Unset {
+			b.WriteString(unsetLine(v.Name, shell))
+			continue
+		}
 		switch shell {
 		case shellSh:
-			if v.Name == "SSL_CERT_FILE" {
-				b.WriteString("# " + certNote + "'unset SSL_CERT_FILE' before reaching other HTTPS sites.\n")
-			}
 			fmt.Fprintf(&b, "export %s=%s\n", v.Name, shellQuote(v.Value))
 		case shellFish:
-			if v.Name == "SSL_CERT_FILE" {
-				b.WriteString("# " + certNote + "'set -e SSL_CERT_FILE' before reaching other HTTPS sites.\n")
-			}
 			fmt.Fprintf(&b, "set -gx %s %s;\n", v.Name, fishQuote(v.Value))
 		case shellPowerShell:
-			if v.Name == "SSL_CERT_FILE" {
-				b.WriteString("# " + certNote + "'Remove-Item Env:SSL_CERT_FILE' before reaching other HTTPS sites.\n")
-			}
 			fmt.Fprintf(&b, "$env:%s = %s\n", v.Name, powerShellQuote(v.Value))
 		case shellCmd:
-			if v.Name == "SSL_CERT_FILE" {
-				b.WriteString("rem " + strings.Replace(certNote, "shell", "window", 1) + "'set SSL_CERT_FILE=' before reaching other HTTPS sites.\n")
-			}
 			fmt.Fprintf(&b, "set \"%s=%s\"\n", v.Name, v.Value)
 		default:
 			return fmt.Errorf("unknown shell %q", shell)
@@ -129,6 +185,19 @@ func writeEnv(w io.Writer, vars []lab.EnvVar, shell string) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// unsetLine removes variable name in shell, quietly when it is not set.
+func unsetLine(name, shell string) string {
+	switch shell {
+	case shellFish:
+		return "set -e " + name + ";\n"
+	case shellPowerShell:
+		return "Remove-Item Env:" + name + " -ErrorAction SilentlyContinue\n"
+	case shellCmd:
+		return "set \"" + name + "=\"\n"
+	}
+	return "unset " + name + "\n"
 }
 
 // checkEnvValue reports a variable that shell cannot be given safely.

@@ -113,9 +113,9 @@ func TestEnvCertComment(t *testing.T) {
 	t.Parallel()
 	vars := []lab.EnvVar{{Name: "AWS_REGION", Value: "us-east-1"}, {Name: "SSL_CERT_FILE", Value: "/d/certs/ca.crt"}}
 	tests := []struct{ shell, prefix, undo, set string }{
-		{shellSh, "# ", "'unset SSL_CERT_FILE'", "export SSL_CERT_FILE=/d/certs/ca.crt"},
-		{shellFish, "# ", "'set -e SSL_CERT_FILE'", "set -gx SSL_CERT_FILE '/d/certs/ca.crt';"},
-		{shellPowerShell, "# ", "'Remove-Item Env:SSL_CERT_FILE'", "$env:SSL_CERT_FILE = '/d/certs/ca.crt'"},
+		{shellSh, "# ", "'unset SSL_CERT_FILE REQUESTS_CA_BUNDLE RCLONE_CA_CERT'", "export SSL_CERT_FILE=/d/certs/ca.crt"},
+		{shellFish, "# ", "'set -e SSL_CERT_FILE REQUESTS_CA_BUNDLE RCLONE_CA_CERT'", "set -gx SSL_CERT_FILE '/d/certs/ca.crt';"},
+		{shellPowerShell, "# ", "'Remove-Item Env:SSL_CERT_FILE, Env:REQUESTS_CA_BUNDLE, Env:RCLONE_CA_CERT'", "$env:SSL_CERT_FILE = '/d/certs/ca.crt'"},
 		{shellCmd, "rem ", "'set SSL_CERT_FILE='", `set "SSL_CERT_FILE=/d/certs/ca.crt"`},
 	}
 	for _, tt := range tests {
@@ -127,7 +127,7 @@ func TestEnvCertComment(t *testing.T) {
 		if len(lines) != 3 {
 			t.Fatalf("%s: got %d lines, want 3: %q", tt.shell, len(lines), out.String())
 		}
-		if c := lines[1]; !strings.HasPrefix(c, tt.prefix+"Go and OpenSSL programs") || !strings.Contains(c, tt.undo) {
+		if c := lines[1]; !strings.HasPrefix(c, tt.prefix+"Go and OpenSSL programs, the AWS CLI") || !strings.Contains(c, tt.undo) {
 			t.Errorf("%s: comment %q, want it to start with %q and contain %q", tt.shell, c, tt.prefix, tt.undo)
 		}
 		if lines[2] != tt.set {
@@ -154,7 +154,8 @@ func TestEnvFlags(t *testing.T) {
 		stderrLine string
 	}{
 		{[]string{"env", "--dir", dir, "--shell", "tcsh"}, 2, `sselab: unknown shell "tcsh", want sh, fish, powershell or cmd; see 'sselab env --help'`},
-		{[]string{"env", "--dir", dir, "--shell", "fish", "--json"}, 2, "sselab: --json and --shell exclude each other; see 'sselab env --help'"},
+		{[]string{"env", "--dir", dir, "--shell", "fish", "--json"}, 2, "sselab: --json, --shell and --s3cmd exclude each other; see 'sselab env --help'"},
+		{[]string{"env", "--dir", dir, "--s3cmd", "--json"}, 2, "sselab: --json, --shell and --s3cmd exclude each other; see 'sselab env --help'"},
 		{[]string{"env", "--dir", dir, "--shell", "PWSH"}, 1, "sselab: lab: no lab is running on " + dir + "; start it with 'sselab up --dir " + dir + "'"},
 	}
 	for _, tt := range tests {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/sselab/sselab/internal/selfcmd"
 	"github.com/sselab/sselab/pkg/lab"
 	"github.com/sselab/sselab/pkg/labdir"
 )
@@ -35,11 +36,17 @@ func main() {
 // stderr and an exit code: 2 for usage errors (a mistake on the command
 // line, including a value the command cannot take), 1 for everything
 // else.
+//
+// Every command in quotes in what a command prints ('sselab up') names
+// this binary as the user can run it (see selfcmd); help texts are left
+// as written.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if wantsHelp(args) || args[0] == "help" {
 		fmt.Fprint(stdout, topUsage())
 		return 0
 	}
+	helpOut := stdout
+	stdout, stderr = selfcmd.Writer{W: stdout}, selfcmd.Writer{W: stderr}
 	cmd, ok := lookup(args[0])
 	if !ok {
 		fmt.Fprintf(stderr, "sselab: unknown command %q; see 'sselab --help'\n", args[0])
@@ -51,7 +58,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case err == nil:
 		return 0
 	case errors.As(err, &help):
-		fmt.Fprint(stdout, cmd.help(help.flags))
+		fmt.Fprint(helpOut, cmd.help(help.flags))
 		return 0
 	case errors.As(err, new(usageError)), errors.As(err, new(*labdir.InvalidError)):
 		fmt.Fprintf(stderr, "sselab: %v; see 'sselab %s --help'\n", err, cmd.name)

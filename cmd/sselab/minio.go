@@ -95,12 +95,12 @@ func runMinIOFetch(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "MinIO %s is at %s\n", b.Version, b.Path)
+	fmt.Fprintf(stdout, "MinIO %s is at %s\n", miniobin.Describe(b.Version, b.Path), b.Path)
 	return nil
 }
 
 func runMinIOBuild(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	o := miniobin.Options{Progress: stderr}
+	o := miniobin.Options{Progress: stderr, ProgressBar: isTerminal(stderr)}
 	fs := minioFlags("build")
 	fs.StringVar(&o.Version, "version", "", "")
 	if err := parseMinIO(fs, args, 0); err != nil {
@@ -110,7 +110,7 @@ func runMinIOBuild(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "MinIO %s is at %s\n", b.Version, b.Path)
+	fmt.Fprintf(stdout, "MinIO %s is at %s\n", miniobin.Describe(b.Version, b.Path), b.Path)
 	return nil
 }
 
@@ -135,13 +135,16 @@ func runMinIOList(ctx context.Context, args []string, stdout, _ io.Writer) error
 	}
 	if sel, err := miniobin.Selected(miniobin.Options{}); err == nil && sel.Path != "" {
 		fmt.Fprintf(stdout, "selected with 'sselab minio use': %s (outside the cache)\n", sel.Path)
+		if v, err := miniobin.Check(ctx, sel.Path); err == nil {
+			defer printSecurityNotice(stdout, v, sel.Path)
+		}
 	}
 	if len(entries) == 0 {
 		fmt.Fprintln(stdout, "no MinIO binary is cached; get one with 'sselab minio fetch' or 'sselab minio build'")
 		return nil
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "\tVERSION\tSIZE\tCACHED\tSOURCE")
+	fmt.Fprintln(tw, "\tVERSION\tMINIO\tSIZE\tCACHED\tSOURCE")
 	for _, e := range entries {
 		mark := ""
 		if e.Selected {
@@ -154,9 +157,17 @@ func runMinIOList(ctx context.Context, args []string, stdout, _ io.Writer) error
 		if e.Problem != "" {
 			source = "damaged: " + e.Problem
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d MiB\t%s\t%s\n", mark, e.Version, e.Size>>20, e.Manifest.Created.Local().Format("2006-01-02 15:04"), source)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d MiB\t%s\t%s\n", mark, e.Version, miniobin.Describe(e.Version, e.Path), e.Size>>20, e.Manifest.Created.Local().Format("2006-01-02 15:04"), source)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.Selected || len(entries) == 1 {
+			printSecurityNotice(stdout, e.Version, e.Path)
+		}
+	}
+	return nil
 }
 
 func runMinIOUse(ctx context.Context, args []string, stdout, _ io.Writer) error {
@@ -168,7 +179,7 @@ func runMinIOUse(ctx context.Context, args []string, stdout, _ io.Writer) error 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "'sselab up' now runs MinIO %s (%s)\n", b.Version, b.Path)
+	fmt.Fprintf(stdout, "'sselab up' now runs MinIO %s (%s)\n", miniobin.Describe(b.Version, b.Path), b.Path)
 	return nil
 }
 

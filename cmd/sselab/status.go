@@ -89,7 +89,11 @@ func printStatus(w io.Writer, st lab.Status) {
 		if len(st.Nodes) > 1 {
 			name = fmt.Sprintf("minio %d", i+1)
 		}
-		row(name, n.Ready, n.Endpoint, fmt.Sprintf("pid %d, %d restarts", n.PID, n.Restarts), n.Error)
+		version := n.Version
+		if version != "" {
+			version = "MinIO " + version
+		}
+		row(name, n.Ready, n.Endpoint, version, fmt.Sprintf("pid %d, %d restarts", n.PID, n.Restarts), n.Error)
 	}
 	if w := st.Web; w != nil {
 		row("lab console", w.Up, w.URL, w.Error)

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/sselab/sselab/internal/passphrase"
+	"github.com/sselab/sselab/internal/selfcmd"
 	"github.com/sselab/sselab/pkg/kesserver"
 	"github.com/sselab/sselab/pkg/keystore"
 	"github.com/sselab/sselab/pkg/lab"
@@ -85,7 +86,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return upDetached(ctx, o.Dir, args, env, stdout, stderr)
 	}
 	out := &switchWriter{w: stderr}
-	o.MinIO = miniobin.Options{Flag: minio, Env: os.Getenv("SSELAB_MINIO"), Download: true, Build: true, Progress: out}
+	o.MinIO = miniobin.Options{Flag: minio, Env: os.Getenv("SSELAB_MINIO"), Download: true, Build: true, Progress: out, ProgressBar: isTerminal(stderr)}
 	o.Log = out
 	if isTerminal(stderr) {
 		o.Progress = out // step lines help at a terminal; elsewhere errors stay one line
@@ -104,6 +105,9 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		creds.RootPassword = "(not logged; see 'sselab env')"
 	}
 	printSummary(stdout, l.Layout().Root, l.State(), creds)
+	if os.Getenv(envDetachedLog) == "" { // the parent of a detached lab shows it
+		printSecurityNotice(stdout, l.State().MinIOVersion, l.State().MinIOPath)
+	}
 	fmt.Fprintln(stdout, "Stop with Ctrl-C or 'sselab down"+dirFlag(o.Dir)+"'.")
 	if err := l.Wait(ctx); err != nil {
 		return err
@@ -179,12 +183,26 @@ func printSummary(w io.Writer, dir string, st labdir.State, c labdir.Credentials
 	tw.Flush()
 	fmt.Fprintf(w, "\nIn another terminal:\n  eval \"$(sselab env%s)\"\n  mc cp FILE %s/%s/ && mc stat %s/%s/FILE\n",
 		dirFlag(dir), lab.MCAlias, st.Buckets[0], lab.MCAlias, st.Buckets[0])
+	if hint := selfcmd.InstallHint(); hint != "" {
+		fmt.Fprintf(w, "(%s)\n", hint)
+	}
+}
+
+// printSecurityNotice prints, once per MinIO build, the note on the
+// advisories that affect it.
+func printSecurityNotice(w io.Writer, version, path string) {
+	if notice := miniobin.SecurityNotice(version, path); notice != "" && miniobin.FirstNotice(version, path) {
+		fmt.Fprintf(w, "\n%s(This note is shown once for this MinIO build.)\n\n", notice)
+	}
 }
 
 // isTerminal reports whether w is a terminal (a character device).
 func isTerminal(w io.Writer) bool {
+	if sw, ok := w.(selfcmd.Writer); ok {
+		w = sw.File()
+	}
 	f, ok := w.(*os.File)
-	if !ok {
+	if !ok || f == nil {
 		return false
 	}
 	fi, err := f.Stat()

@@ -229,3 +229,17 @@ func FreeAddr(t testing.TB) string {
 	defer ln.Close()
 	return ln.Addr().String()
 }
+
+// Program returns the path of the first of names found in PATH: a client
+// the tests run as a user would (rclone, the AWS CLI, s3cmd). Without one
+// the test is skipped, or fails under CI; .ci/run installs them.
+func Program(t testing.TB, names ...string) string {
+	t.Helper()
+	for _, name := range names {
+		if path, err := exec.LookPath(name); err == nil {
+			return path
+		}
+	}
+	unavailable(t, "none of %s is installed (Debian: apt-get install %s)", strings.Join(names, ", "), names[0])
+	return ""
+}

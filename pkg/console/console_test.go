@@ -20,6 +20,7 @@ import (
 
 	"github.com/sselab/sselab/internal/fakevault"
 	"github.com/sselab/sselab/internal/labtest"
+	"github.com/sselab/sselab/internal/testtools"
 	"github.com/sselab/sselab/pkg/console"
 	"github.com/sselab/sselab/pkg/keystore"
 	"github.com/sselab/sselab/pkg/lab"
@@ -638,31 +639,13 @@ func (p *proxy) close() {
 	p.conns = nil
 }
 
-// syncBuffer is a log that the lab writes to while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestConsoleAddress: a console reachable from other machines is
 // announced with a warning; --no-web leaves it off entirely.
 func TestConsoleAddress(t *testing.T) {
 	t.Parallel()
 	t.Run("beyond loopback", func(t *testing.T) {
 		t.Parallel()
-		var log syncBuffer
+		var log testtools.SyncBuffer
 		h := labtest.Up(t, runner.Options{WebAddress: "0.0.0.0:0", Log: io.MultiWriter(&log, t.Output())})
 		if !strings.Contains(log.String(), "sselab: warning: the lab console listens on 0.0.0.0:0, beyond this machine") {
 			t.Errorf("log: got %q, want the warning about a console beyond loopback", log.String())
@@ -676,7 +659,7 @@ func TestConsoleAddress(t *testing.T) {
 	})
 	t.Run("off", func(t *testing.T) {
 		t.Parallel()
-		var log syncBuffer
+		var log testtools.SyncBuffer
 		h := labtest.Up(t, runner.Options{NoWeb: true, Log: io.MultiWriter(&log, t.Output())})
 		if h.State.WebURL != "" || strings.Contains(log.String(), "lab console") {
 			t.Errorf("with NoWeb: web_url %q, log %q; want neither to name a console", h.State.WebURL, log.String())

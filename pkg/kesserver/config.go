@@ -79,7 +79,9 @@ type Config struct {
 	Cache kes.CacheConfig
 
 	// ErrorLogFile and AuditLogFile receive KES's error log (text) and
-	// audit log (one JSON object per request). Empty discards them.
+	// audit log (one JSON object per record: each key created, imported,
+	// deleted or used, and each refused request; see keyUseRecorder and
+	// logRouter). Empty discards them.
 	ErrorLogFile string
 	AuditLogFile string
 

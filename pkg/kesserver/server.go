@@ -42,6 +42,9 @@ type Server struct {
 	files  []io.Closer
 	conf   *kes.Config  // as started; FlushCache reuses it
 	keys   kes.KeyStore // closed by Close once KES has stopped
+	audit  slog.Handler // the audit log, where key use is recorded too
+	// hookErr is why key use is not recorded (see recordKeyUse), or nil.
+	hookErr error
 
 	closeOnce sync.Once
 	closeErr  error
@@ -117,10 +120,10 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 	s.srv.ErrLevel.Set(slog.LevelDebug) // refusals are debug records; see logRouter
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	s.conf, s.keys = conf, keys
+	s.conf, s.keys, s.audit = conf, keys, auditJSON
 	started = true
 	go func() {
-		err := s.srv.Start(runCtx, &readyListener{Listener: ln, ready: s.ready}, conf)
+		err := s.srv.Start(runCtx, &readyListener{Listener: ln, ready: s.ready, hook: s.hookKeyUse}, conf)
 		if s.srv.Addr() == "" {
 			// KES refused the configuration (or was closed) before it
 			// took over the listener: close it here.
@@ -210,19 +213,39 @@ func (s *Server) FlushCache() error {
 	if err != nil {
 		return fmt.Errorf("kesserver: %w", err)
 	}
+	s.hookKeyUse()     // Update made a new router
 	return old.Close() // the old cache's collector; the keystore stays open
 }
 
+// hookKeyUse puts the key-use recorder in front of KES's router (see
+// recordKeyUse), and says on the error log when it cannot.
+func (s *Server) hookKeyUse() {
+	if s.hookErr = recordKeyUse(&s.srv, s.audit); s.hookErr != nil {
+		slog.New(s.conf.ErrorLog).Warn(s.hookErr.Error())
+	}
+}
+
+// KeyUseAudited reports whether the audit log records each use of a key
+// (generate, decrypt, encrypt, hmac) as well, and if not, why.
+func (s *Server) KeyUseAudited() error { return s.hookErr }
+
 // readyListener closes ready when the HTTP server first calls Accept: at
-// that point KES has its configuration and serves every connection.
+// that point KES has its configuration and serves every connection. hook
+// runs first, before any connection is served.
 type readyListener struct {
 	net.Listener
 	ready chan struct{}
+	hook  func()
 	once  sync.Once
 }
 
 func (l *readyListener) Accept() (net.Conn, error) {
-	l.once.Do(func() { close(l.ready) })
+	l.once.Do(func() {
+		if l.hook != nil {
+			l.hook()
+		}
+		close(l.ready)
+	})
 	return l.Listener.Accept()
 }
 

@@ -266,15 +266,22 @@ func TestEnv(t *testing.T) {
 		}
 
 		for name, w := range map[string]string{
-			"AWS_ACCESS_KEY_ID":     tt.creds.RootUser,
-			"AWS_SECRET_ACCESS_KEY": tt.creds.RootPassword,
-			"AWS_ENDPOINT_URL":      tt.endpoint,
-			"AWS_REGION":            "us-east-1",
-			"AWS_CA_BUNDLE":         p.CAFile(),
-			"SSL_CERT_FILE":         p.CAFile(),
-			"KES_SERVER":            "https://127.0.0.1:7373",
-			"KES_CLIENT_CERT":       p.Operator.CertFile,
-			"KES_CLIENT_KEY":        p.Operator.KeyFile,
+			"AWS_ACCESS_KEY_ID":                           tt.creds.RootUser,
+			"AWS_SECRET_ACCESS_KEY":                       tt.creds.RootPassword,
+			"AWS_ENDPOINT_URL":                            tt.endpoint,
+			"AWS_REGION":                                  "us-east-1",
+			"REQUESTS_CA_BUNDLE":                          p.CAFile(),
+			"SSL_CERT_FILE":                               p.CAFile(),
+			"RCLONE_CA_CERT":                              p.CAFile(),
+			"RCLONE_CONFIG_SSELAB_TYPE":                   "s3",
+			"RCLONE_CONFIG_SSELAB_PROVIDER":               "Minio",
+			"RCLONE_CONFIG_SSELAB_ENDPOINT":               tt.endpoint,
+			"RCLONE_CONFIG_SSELAB_ACCESS_KEY_ID":          tt.creds.RootUser,
+			"RCLONE_CONFIG_SSELAB_SECRET_ACCESS_KEY":      tt.creds.RootPassword,
+			"RCLONE_CONFIG_SSELAB_SERVER_SIDE_ENCRYPTION": "aws:kms",
+			"KES_SERVER":                                  "https://127.0.0.1:7373",
+			"KES_CLIENT_CERT":                             p.Operator.CertFile,
+			"KES_CLIENT_KEY":                              p.Operator.KeyFile,
 		} {
 			if got[name] != w {
 				t.Errorf("%s: got %q, want %q", name, got[name], w)
@@ -285,6 +292,57 @@ func TestEnv(t *testing.T) {
 		}
 		if h.State.S3Endpoint != tt.endpoint {
 			t.Errorf("Env changed the state's endpoint to %q", h.State.S3Endpoint)
+		}
+		unset := 0
+		for _, v := range vars {
+			if v.Unset {
+				unset++
+				if v.Name != "AWS_CA_BUNDLE" || v.Value != "" {
+					t.Errorf("unsets %s (value %q), want only AWS_CA_BUNDLE unset", v.Name, v.Value)
+				}
+			} else if v.Name == "AWS_CA_BUNDLE" {
+				t.Error("AWS_CA_BUNDLE is set: rclone 1.60 fails with it")
+			}
+		}
+		if unset != 1 {
+			t.Errorf("%d variables unset, want AWS_CA_BUNDLE", unset)
+		}
+
+		cfg, err := h.S3cmdConfig()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ = url.Parse(tt.endpoint)
+		for _, line := range []string{
+			"access_key = " + tt.creds.RootUser,
+			"secret_key = " + tt.creds.RootPassword,
+			"host_base = " + want.Host,
+			"host_bucket = " + want.Host,
+			"use_https = " + map[bool]string{true: "True", false: "False"}[want.Scheme == "https"],
+			"ca_certs_file = " + p.CAFile(),
+		} {
+			if !strings.Contains(cfg, "\n"+line+"\n") {
+				t.Errorf("s3cmd config lacks %q:\n%s", line, cfg)
+			}
+		}
+	}
+}
+
+func TestRclonePath(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		enc  BucketEncryption
+		want string
+	}{
+		{BucketEncryption{Algorithm: "aws:kms", KeyID: "sselab-key"}, "sselab:b"},
+		{BucketEncryption{Algorithm: "aws:kms"}, "sselab:b"},
+		{BucketEncryption{Algorithm: "aws:kms", KeyID: "other"}, "sselab,sse_kms_key_id=other:b"},
+		{BucketEncryption{Algorithm: "AES256"}, "sselab,server_side_encryption=AES256:b"},
+		{BucketEncryption{}, "sselab,server_side_encryption='':b"},
+	}
+	for _, tt := range tests {
+		if got := RclonePath("b", tt.enc, "sselab-key"); got != tt.want {
+			t.Errorf("RclonePath(%+v): got %q, want %q", tt.enc, got, tt.want)
 		}
 	}
 }

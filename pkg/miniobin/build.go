@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/sselab/sselab/internal/fsutil"
 	"github.com/sselab/sselab/internal/lockfile"
+	"github.com/sselab/sselab/internal/progress"
 )
 
 // progressEvery is how often a build (or a wait for another process's
@@ -126,7 +128,10 @@ func build(ctx context.Context, o Options, goPath string) (b *Binary, err error)
 		"GOOS="+runtime.GOOS,
 		"GOARCH="+runtime.GOARCH,
 	)
-	out := &buildOutput{log: logf}
+	env := cmd.Env
+	total := countPackages(ctx, goPath, o.Version, env)
+	bar := progress.New(o.Progress, progress.Options{Description: "building MinIO", Total: total, Unit: "packages", Terminal: o.ProgressBar, Every: progressEvery})
+	out := &buildOutput{log: logf, bar: bar, total: total}
 	fmt.Fprintf(logf, "# %s install -v %s (GOBIN=%s GOFLAGS=-trimpath CGO_ENABLED=0)\n", goPath, target, tmp)
 	cmd.Stdout = out
 	cmd.Stderr = out
@@ -144,7 +149,7 @@ func build(ctx context.Context, o Options, goPath string) (b *Binary, err error)
 			case <-done:
 				return
 			case <-t.C:
-				fmt.Fprintf(o.Progress, "still building, %s elapsed, %s\n", time.Since(start).Round(time.Second), out.status())
+				out.tick() // a plain line even while nothing new is compiled
 			}
 		}
 	}()
@@ -152,6 +157,10 @@ func build(ctx context.Context, o Options, goPath string) (b *Binary, err error)
 	close(done)
 	wg.Wait()
 	out.flush()
+	if runErr == nil {
+		bar.Set(max(total, int64(out.packages)))
+	}
+	bar.Finish()
 
 	if runErr != nil {
 		if ctx.Err() != nil {
@@ -318,7 +327,9 @@ func copyExecutable(src, dst string) (string, error) {
 // os/exec calls it from one goroutine at a time), copies it to the log,
 // counts what `go install -v` reports and keeps the last lines.
 type buildOutput struct {
-	log io.Writer
+	log   io.Writer
+	bar   *progress.Bar
+	total int64 // packages to build, -1 if unknown
 
 	mu        sync.Mutex
 	partial   []byte
@@ -351,6 +362,14 @@ func (b *buildOutput) line(s string) {
 	case s != "" && !strings.ContainsAny(s, " \t") && !strings.HasPrefix(s, "go:") && !strings.HasPrefix(s, "#"):
 		// `go install -v` prints the import path of each package it builds.
 		b.packages++
+		if b.packages == 1 {
+			b.bar.Describe("building MinIO") // modules are downloaded
+		}
+		done := int64(b.packages)
+		if b.total > 0 {
+			done = min(done, b.total-1) // the count is close, not exact: 100% is the end
+		}
+		b.bar.Set(done)
 	}
 	b.last = append(b.last, s)
 	if len(b.last) > tailLines {
@@ -368,14 +387,44 @@ func (b *buildOutput) flush() {
 	}
 }
 
-// status describes the progress so far.
-func (b *buildOutput) status() string {
+// tick updates the bar when nothing else does: while modules download,
+// it says how many so far.
+func (b *buildOutput) tick() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.packages == 0 && b.downloads > 0 {
-		return fmt.Sprintf("downloading modules (%d so far)", b.downloads)
+		b.bar.Describe(fmt.Sprintf("building MinIO (downloading modules: %d so far)", b.downloads))
+	} else {
+		b.bar.Describe("building MinIO")
 	}
-	return fmt.Sprintf("%d packages compiled", b.packages)
+	b.bar.Add(0)
+}
+
+// countPackages returns how many packages building MinIO version
+// compiles: 'go list -deps' in a scratch module that requires it, with
+// the build's environment. It downloads the modules the build needs
+// anyway. -1 when it cannot tell.
+func countPackages(ctx context.Context, goPath, version string, env []string) int64 {
+	dir, err := os.MkdirTemp("", "sselab-count-")
+	if err != nil {
+		return -1
+	}
+	defer os.RemoveAll(dir)
+	mod := "module sselab.local/count\n\ngo 1.24\n\nrequire " + modulePath + " " + version + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(mod), 0o600); err != nil {
+		return -1
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, goPath, "list", "-mod=mod", "-deps", "-f", "{{.ImportPath}}", modulePath)
+	cmd.Dir = dir
+	cmd.Env = append(slices.Clone(env), "GOFLAGS=-mod=mod")
+	cmd.WaitDelay = 5 * time.Second
+	out, err := cmd.Output()
+	if err != nil {
+		return -1
+	}
+	return int64(bytes.Count(out, []byte("\n")))
 }
 
 // tail returns the last lines of output, indented.

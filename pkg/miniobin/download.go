@@ -22,6 +22,7 @@ import (
 	"aead.dev/minisign"
 
 	"github.com/sselab/sselab/internal/fsutil"
+	"github.com/sselab/sselab/internal/progress"
 )
 
 // LastRelease is the last community MinIO release published with binaries.
@@ -57,9 +58,6 @@ type FetchOptions struct {
 	// response header, no overall limit (a stalled body is cut after
 	// stallTimeout).
 	Client *http.Client
-	// ProgressBar draws one updating line on Progress (for a terminal);
-	// otherwise Progress gets a plain line every few seconds.
-	ProgressBar bool
 }
 
 // releaseTag is the form of MinIO release tags.
@@ -367,11 +365,12 @@ func (o *FetchOptions) download(ctx context.Context, src, part string) error {
 	if resp.ContentLength >= 0 {
 		total = offset + resp.ContentLength
 	}
-	p := newProgress(o.Progress, o.ProgressBar, offset, total)
+	p := progress.New(o.Progress, progress.Options{Description: "downloading MinIO", Total: total, Bytes: true, Terminal: o.ProgressBar})
+	p.Set(offset)
 	body := newStallReader(resp.Body)
 	n, err := io.Copy(io.MultiWriter(f, p), body)
 	body.stop()
-	p.finish()
+	p.Finish()
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

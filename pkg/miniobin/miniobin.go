@@ -92,8 +92,12 @@ type Options struct {
 	// Version is the module version of github.com/minio/minio to use from
 	// the cache or to build; empty means DefaultVersion.
 	Version string
-	// Progress receives progress lines while building; nil discards them.
+	// Progress receives progress lines while building or downloading; nil
+	// discards them.
 	Progress io.Writer
+	// ProgressBar draws an updating bar on Progress (for a terminal);
+	// otherwise Progress gets a plain line every few seconds.
+	ProgressBar bool
 	// LookPath finds programs on PATH; nil means exec.LookPath.
 	LookPath func(string) (string, error)
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/sselab/sselab/internal/lockfile"
+	"github.com/sselab/sselab/internal/progress"
 )
 
 // The test binary doubles as the fake programs it needs: started under the
@@ -806,16 +807,19 @@ func TestAdoptRefusesOtherModule(t *testing.T) {
 
 func TestBuildOutput(t *testing.T) {
 	t.Parallel()
-	var log bytes.Buffer
-	b := &buildOutput{log: &log}
+	var log, shown bytes.Buffer
+	bar := progress.New(&shown, progress.Options{Description: "building MinIO", Total: 10, Unit: "packages", Every: time.Nanosecond})
+	b := &buildOutput{log: &log, bar: bar, total: 10}
 	io.WriteString(b, "go: downloading a v1\ngo: downloading b v2\n")
-	if got, want := b.status(), "downloading modules (2 so far)"; got != want {
-		t.Errorf("got %q, want %q", got, want)
+	b.tick()
+	if got, want := shown.String(), "building MinIO (downloading modules: 2 so far): 0% (0 of 10 packages)"; !strings.HasPrefix(got, want) {
+		t.Errorf("while downloading: got %q, want %q", got, want)
 	}
+	shown.Reset()
 	io.WriteString(b, "github.com/a\r\ngithub.com/b\n# github.com/b\nx.go:1: err")
 	b.flush()
-	if got, want := b.status(), "2 packages compiled"; got != want {
-		t.Errorf("got %q, want %q", got, want)
+	if got, want := shown.String(), "building MinIO: 20% (2 of 10 packages)"; !strings.Contains(got, want) {
+		t.Errorf("got %q, want a line with %q", got, want)
 	}
 	if got := b.tail(); !strings.HasSuffix(got, "\n  x.go:1: err") {
 		t.Errorf("got tail %q, want it to end with the last line", got)

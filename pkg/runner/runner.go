@@ -341,7 +341,7 @@ func (l *Lab) publish(bin *miniobin.Binary) error {
 	st.Key = l.settings.Key
 	st.Buckets = l.settings.Buckets
 	st.HTTP = l.settings.HTTP
-	st.MinIOPath, st.MinIOVersion = bin.Path, bin.Version
+	st.MinIOPath, st.MinIOVersion = bin.Path, miniobin.Describe(bin.Version, bin.Path)
 	st.ControlAddress, st.ControlToken = l.control.addr, l.control.token
 	if l.webLn.Listener != nil {
 		st.WebURL = "https://" + dialable(l.webLn.Addr().String())
