@@ -25,6 +25,9 @@ in the current shell with:
 
 {{flags}}
 
+In a lab of several MinIO nodes, S3 is node 1, and SSELAB_S3_ENDPOINTS
+lists the S3 endpoints of every node, comma-separated.
+
 SSL_CERT_FILE makes programs in that shell that use Go's or OpenSSL's
 trust store trust the lab CA, and only it.
 `

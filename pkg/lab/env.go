@@ -3,6 +3,7 @@ package lab
 import (
 	"fmt"
 	"net/url"
+	"strings"
 )
 
 // EnvVar is one variable of a client environment.
@@ -11,13 +12,19 @@ type EnvVar struct {
 	Value string `json:"value"`
 }
 
+// EndpointsVar lists the S3 endpoints of every MinIO node, node 1 first,
+// comma-separated, in the environment of a lab of several nodes; the
+// other variables name node 1.
+const EndpointsVar = "SSELAB_S3_ENDPOINTS"
+
 // MCAlias is the mc alias `sselab env` defines through MC_HOST_sselab.
 const MCAlias = "sselab"
 
 // Env returns the variables that point mc, the AWS CLI and SDKs, and the
 // kes CLI at the lab: S3 with the root credentials, KES with the operator
 // identity, and the lab CA as the trusted CA; and, when it is on, the
-// address of the lab console in SSELAB_WEB_URL.
+// address of the lab console in SSELAB_WEB_URL. S3 is node 1; a lab of
+// several nodes lists all of them in EndpointsVar.
 func (h *Handle) Env() ([]EnvVar, error) {
 	u, err := url.Parse(h.State.S3Endpoint)
 	if err != nil || u.Host == "" {
@@ -39,6 +46,13 @@ func (h *Handle) Env() ([]EnvVar, error) {
 	}
 	if h.State.WebURL != "" {
 		vars = append(vars, EnvVar{"SSELAB_WEB_URL", h.State.WebURL})
+	}
+	if len(h.State.Nodes) > 1 {
+		all := make([]string, len(h.State.Nodes))
+		for i, n := range h.State.Nodes {
+			all[i] = n.S3Endpoint
+		}
+		vars = append(vars, EnvVar{EndpointsVar, strings.Join(all, ",")})
 	}
 	return vars, nil
 }

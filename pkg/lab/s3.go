@@ -165,3 +165,40 @@ func ProbeReady(ctx context.Context, c *http.Client, endpoint string) error {
 	}
 	return nil
 }
+
+// Which quorum ClusterHealth asks about.
+const (
+	// QuorumWrite asks whether every erasure set has write quorum.
+	QuorumWrite = "/minio/health/cluster"
+	// QuorumRead asks whether every erasure set has read quorum.
+	QuorumRead = "/minio/health/cluster/read"
+	// QuorumWithout asks whether every erasure set would keep write
+	// quorum without the drives of the node asked (MinIO's maintenance
+	// check).
+	QuorumWithout = "/minio/health/cluster?maintenance=true"
+)
+
+// ClusterHealth asks the MinIO node at endpoint about the quorum of the
+// whole deployment, as that node sees it: quorum is one of QuorumWrite,
+// QuorumRead and QuorumWithout. It reports true when MinIO answers 200,
+// false when it answers that the quorum is missing, and an error when it
+// gives no such answer.
+func ClusterHealth(ctx context.Context, c *http.Client, endpoint, quorum string) (bool, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint+quorum, nil)
+	if err != nil {
+		return false, fmt.Errorf("lab: %w", err)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return false, fmt.Errorf("lab: %w", err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return true, nil
+	case http.StatusServiceUnavailable, http.StatusPreconditionFailed:
+		return false, nil
+	}
+	return false, fmt.Errorf("lab: %s%s answered %s", endpoint, quorum, resp.Status)
+}
