@@ -74,6 +74,7 @@ func (l *Lab) controlNode(ctx context.Context, r labdir.NodeRequest) error {
 			return err
 		}
 		l.logNode(n, "started again by 'sselab node start' (pid %d)", n.info().PID)
+		l.recordNodes() // its Started callback ran before the node had its new supervisor
 		return nil
 	}
 	return fmt.Errorf("runner: unknown node action %q; want %s, %s or %s", r.Action, labdir.NodeStop, labdir.NodeKill, labdir.NodeStart)
