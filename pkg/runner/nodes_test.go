@@ -7,10 +7,15 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/sselab/sselab/internal/proc"
 	"github.com/sselab/sselab/internal/testtools"
+	"github.com/sselab/sselab/pkg/lab"
 	"github.com/sselab/sselab/pkg/labdir"
+	"github.com/sselab/sselab/pkg/miniobin"
 )
 
 func TestNodeAddresses(t *testing.T) {
@@ -190,5 +195,116 @@ func TestMergeShape(t *testing.T) {
 	}
 	if _, err := os.Stat(other.SettingsFile()); err == nil {
 		t.Error("a refused shape wrote settings")
+	}
+}
+
+// TestUpRunsNodes runs a lab of 3 nodes (one set of 3, EC:1, write
+// quorum 2) in this process and works its nodes through the control
+// endpoint from several goroutines while status is asked: under -race it
+// shows that node commands, the nodes' supervisors and the state file
+// share nothing unguarded. A stopped node stays down, a second stop is
+// refused for the write quorum, a start brings it back, and Stop leaves
+// no node running.
+func TestUpRunsNodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three MinIOs")
+	}
+	t.Parallel()
+	ctx := testtools.Context(t)
+	dir := filepath.Join(t.TempDir(), "lab")
+	l, err := Up(ctx, Options{
+		Dir: dir, Address: "127.0.0.1:0", ConsoleAddress: "127.0.0.1:0", KESAddress: "127.0.0.1:0", NoWeb: true,
+		Shape: labdir.Shape{Nodes: 3, Drives: 1},
+		MinIO: miniobin.Options{Flag: testtools.MinIO(t)},
+		Log:   t.Output(),
+	})
+	if err != nil {
+		t.Fatalf("Up: %v", err)
+	}
+	defer l.Stop()
+	h, err := lab.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.State.Nodes) != 3 {
+		t.Fatalf("state file: %d nodes, want 3", len(h.State.Nodes))
+	}
+	pids := make([]int, 3)
+	for i, n := range l.info(ctx).Nodes {
+		pids[i] = n.PID
+		if n.State != labdir.NodeRunning || !proc.Alive(n.PID) {
+			t.Errorf("node %d: %+v, want running", i+1, n)
+		}
+	}
+
+	// Status is asked while node 3 stops.
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				h.Status(ctx)
+			}
+		}
+	})
+	err = h.Node(ctx, labdir.NodeRequest{Node: 3, Action: labdir.NodeStop})
+	if err != nil {
+		t.Fatalf("node stop 3: %v", err)
+	}
+	// Neither node 1 nor node 2 may go now, not even asked at once:
+	// two drives of three are the write quorum.
+	errs := make([]error, 2)
+	for i, n := range []int{1, 2} {
+		wg.Go(func() { errs[i] = h.Node(ctx, labdir.NodeRequest{Node: n, Action: labdir.NodeKill}) })
+	}
+	close(stop)
+	wg.Wait()
+	for i, err := range errs {
+		if err == nil || !strings.Contains(err.Error(), "write quorum") {
+			t.Errorf("node kill %d with node 3 down: got %v, want a refusal for the write quorum", i+1, err)
+		}
+	}
+	if !proc.Alive(pids[0]) || proc.Alive(pids[2]) {
+		t.Fatalf("after the refusals: node 1 alive %v, node 3 alive %v; want node 1 running and node 3 stopped", proc.Alive(pids[0]), proc.Alive(pids[2]))
+	}
+	var st labdir.State
+	if err := labdir.ReadJSON(l.layout.StateFile(), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Nodes[2].PID != 0 {
+		t.Errorf("state file: node 3 pid %d after its stop, want 0", st.Nodes[2].PID)
+	}
+	if err := h.Node(ctx, labdir.NodeRequest{Node: 3, Action: labdir.NodeStop}); err == nil || !strings.Contains(err.Error(), "not running") {
+		t.Errorf("node stop 3 again: %v, want 'not running'", err)
+	}
+
+	// Back: a new pid, recorded.
+	if err := h.Node(ctx, labdir.NodeRequest{Node: 3, Action: labdir.NodeStart}); err != nil {
+		t.Fatalf("node start 3: %v", err)
+	}
+	i3 := l.info(ctx).Nodes[2]
+	if err := labdir.ReadJSON(l.layout.StateFile(), &st); err != nil {
+		t.Fatal(err)
+	}
+	if i3.State != labdir.NodeRunning || i3.PID == 0 || i3.PID == pids[2] || st.Nodes[2].PID != i3.PID {
+		t.Errorf("node 3 after start: %+v, state file pid %d; want running with a new pid, recorded", i3, st.Nodes[2].PID)
+	}
+	if err := h.Node(ctx, labdir.NodeRequest{Node: 4, Action: labdir.NodeStart}); err == nil || !strings.Contains(err.Error(), "no node 4") {
+		t.Errorf("node start 4: %v, want 'no node 4'", err)
+	}
+
+	all := l.info(ctx).Nodes
+	if err := l.Stop(); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	for _, n := range all {
+		for deadline := time.Now().Add(10 * time.Second); proc.Alive(n.PID); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("node pid %d runs 10 s after Stop", n.PID)
+			}
+		}
 	}
 }
