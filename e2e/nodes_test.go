@@ -277,6 +277,25 @@ func TestNodesBadInput(t *testing.T) {
 		})
 	}
 
+	t.Run("a node's port is taken", func(t *testing.T) {
+		base := freePort(t)
+		taken, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(base+2)) // node 2's S3 port
+		if err != nil {
+			t.Skip(err)
+		}
+		defer taken.Close()
+		dir := filepath.Join(t.TempDir(), "lab")
+		r := sselab(t, "up", "--dir", dir, "--nodes", "2",
+			"--address", "127.0.0.1:"+strconv.Itoa(base), "--console-address", "127.0.0.1:"+strconv.Itoa(base+1),
+			"--kes-address", "127.0.0.1:0", "--web-address", "127.0.0.1:0")
+		if r.code != 1 || !strings.Contains(r.stderr, "MinIO node 2 needs port") || !strings.Contains(r.stderr, "127.0.0.1:0") || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
+			t.Errorf("exit %d, stderr %q; want 1 and one line naming node 2's port and port 0", r.code, r.stderr)
+		}
+		if _, err := os.Stat(dir); err == nil {
+			t.Errorf("%s was left behind", dir)
+		}
+	})
+
 	t.Run("a node fails to start", func(t *testing.T) {
 		// A MinIO that fails as node 2 (its --address), and is MinIO
 		// otherwise.

@@ -133,8 +133,8 @@ type minioRun struct {
 }
 
 // startNodes starts every MinIO node under supervision, wired to KES, and
-// waits until each is ready and, with several nodes, until the cluster
-// has write quorum. If one node fails to start, the others are stopped
+// waits until each is ready and, with several drives, until the erasure
+// sets have write quorum. If one node fails to start, the others are stopped
 // and its error (with its last log lines) is the one returned.
 // Supervisor events go to the progress lines while starting and to the
 // lab's log afterwards.
@@ -194,10 +194,12 @@ func (l *Lab) startNodes(ctx context.Context, bin *miniobin.Binary) error {
 	if first != nil {
 		return first
 	}
-	if shape.Several() {
+	if shape.Total() > 1 {
 		if err := l.waitQuorum(ctx); err != nil {
 			return err
 		}
+	}
+	if shape.Several() {
 		l.step("MinIO is ready on %d nodes, node 1 on %s", shape.Nodes, l.state.S3Endpoint)
 		return nil
 	}
