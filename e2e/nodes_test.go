@@ -199,8 +199,8 @@ func TestNodes(t *testing.T) {
 
 // TestNodesQuorum runs 2 nodes of 2 drives (one set of 4, EC:2, write
 // quorum 3): one node down costs the write quorum, so 'node kill' wants
-// --force, status then fails, reads go on, and 'node start' brings the
-// quorum back.
+// --force, status then fails, reads go on (through node 2: node 1 is the
+// one killed), and 'node start' brings the quorum back.
 func TestNodesQuorum(t *testing.T) {
 	requireLinux(t)
 	ctx := testtools.Context(t)
@@ -215,13 +215,14 @@ func TestNodesQuorum(t *testing.T) {
 	var markers [][]byte
 	putObjects(t, ctx, s3, 0, 20, bodies, &markers)
 
-	pid2 := nodePIDs(t, h)[1]
-	r := sselab(t, "node", "kill", "2", "--dir", dir)
-	if r.code != 1 || !strings.Contains(r.stderr, "write quorum") || !proc.Alive(pid2) {
-		t.Fatalf("node kill 2 without --force: exit %d, %q, alive %v; want a refusal", r.code, r.stderr, proc.Alive(pid2))
+	// Node 1 goes: the other commands turn to node 2.
+	pid1 := nodePIDs(t, h)[0]
+	r := sselab(t, "node", "kill", "1", "--dir", dir)
+	if r.code != 1 || !strings.Contains(r.stderr, "write quorum") || !proc.Alive(pid1) {
+		t.Fatalf("node kill 1 without --force: exit %d, %q, alive %v; want a refusal", r.code, r.stderr, proc.Alive(pid1))
 	}
-	mustRun(t, "node", "kill", "2", "--force", "--dir", dir)
-	waitGone(t, pid2)
+	mustRun(t, "node", "kill", "1", "--force", "--dir", dir)
+	waitGone(t, pid1)
 	eventually(t, "status without write quorum", 30*time.Second, func() error {
 		r := sselab(t, "status", "--dir", dir)
 		if r.code != 1 || !strings.Contains(r.stdout, "write quorum NO") || !strings.Contains(r.stderr, "write quorum") {
@@ -229,12 +230,20 @@ func TestNodesQuorum(t *testing.T) {
 		}
 		return nil
 	})
-	readAllObjects(t, ctx, s3, bodies) // read quorum: 2 of 4
-	if list := nodeList(t, dir); list[1].State != labdir.NodeKilled {
-		t.Errorf("node 2 after kill: %+v, want killed (and not restarted)", list[1])
+	h = reopen(t, dir)
+	if got := h.S3Endpoint(); got != h.State.Nodes[1].S3Endpoint {
+		t.Errorf("S3 endpoint with node 1 killed: %s, want node 2's %s", got, h.State.Nodes[1].S3Endpoint)
+	}
+	other, err := h.S3()
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAllObjects(t, ctx, other, bodies) // read quorum: 2 of 4
+	if list := nodeList(t, dir); list[0].State != labdir.NodeKilled || list[0].PID != 0 {
+		t.Errorf("node 1 after kill: %+v, want killed (and not restarted)", list[0])
 	}
 
-	mustRun(t, "node", "start", "2", "--dir", dir)
+	mustRun(t, "node", "start", "1", "--dir", dir)
 	eventually(t, "status with write quorum again", 30*time.Second, func() error {
 		if r := sselab(t, "status", "--dir", dir); r.code != 0 {
 			return fmt.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
@@ -242,7 +251,7 @@ func TestNodesQuorum(t *testing.T) {
 		return nil
 	})
 	putObjects(t, ctx, s3, 20, 5, bodies, &markers)
-	readAllObjects(t, ctx, nodeClient(t, reopen(t, dir), 1), bodies)
+	readAllObjects(t, ctx, other, bodies)
 }
 
 // TestNodesBadInput: shapes MinIO cannot build and node commands without

@@ -114,9 +114,24 @@ func HTTPClient(p *pki.PKI, timeout time.Duration) *http.Client {
 	}
 }
 
-// S3 returns a minio-go client with the root credentials.
+// S3 returns a minio-go client with the root credentials, of node 1 or,
+// in a lab of several nodes where node 1 is down, of the first node that
+// runs (see S3Endpoint).
 func (h *Handle) S3() (*minio.Client, error) {
-	return NewS3Client(h.State.S3Endpoint, h.Credentials, h.HTTPClient().Transport, 0)
+	return NewS3Client(h.S3Endpoint(), h.Credentials, h.HTTPClient().Transport, 0)
+}
+
+// S3Endpoint is the endpoint S3 uses: node 1's, unless the state file
+// says that node 1 runs no process (stopped with 'sselab node stop', or
+// between a crash and its restart) and another node does; then that
+// node's. Any node of the cluster serves every bucket.
+func (h *Handle) S3Endpoint() string {
+	for _, n := range h.State.Nodes {
+		if n.PID != 0 {
+			return n.S3Endpoint
+		}
+	}
+	return h.State.S3Endpoint
 }
 
 // control sends a request to the lab's control endpoint.

@@ -234,7 +234,7 @@ func (h *Handle) Rekey(ctx context.Context, bucket string, o RekeyOptions) (rep 
 	if o.Concurrency <= 0 {
 		o.Concurrency = DefaultRekeyConcurrency
 	}
-	s3, err := NewS3Client(h.State.S3Endpoint, h.Credentials, h.HTTPClient().Transport, rekeyTries)
+	s3, err := NewS3Client(h.S3Endpoint(), h.Credentials, h.HTTPClient().Transport, rekeyTries)
 	if err != nil {
 		return rep, err
 	}

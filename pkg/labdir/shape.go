@@ -156,6 +156,28 @@ func (s Shape) Order() []DriveRef {
 	return refs
 }
 
+// KeepsWriteQuorum reports whether every erasure set of the lab still
+// has its write quorum when the nodes for which down returns true are
+// down with all their drives.
+func (s Shape) KeepsWriteQuorum(down func(node int) bool) bool {
+	size, quorum, order := s.SetSize(), s.WriteQuorum(), s.Order()
+	if size == 0 {
+		return false
+	}
+	for i := 0; i < len(order); i += size {
+		online := 0
+		for _, r := range order[i : i+size] {
+			if !down(r.Node) {
+				online++
+			}
+		}
+		if online < quorum {
+			return false
+		}
+	}
+	return true
+}
+
 // CheckShape reports whether a lab can have shape s: 1 to MaxNodes nodes
 // of 1 to MaxDrives drives each, which MinIO can build into erasure sets
 // of 2 to 16 drives spread evenly over the nodes (or one node of one

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -173,3 +174,31 @@ func fmtSscan(flags string, n, d *int) (int, error) {
 }
 
 func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
+
+func TestKeepsWriteQuorum(t *testing.T) {
+	t.Parallel()
+	downs := func(nodes ...int) func(int) bool {
+		return func(n int) bool { return slices.Contains(nodes, n) }
+	}
+	for _, tt := range []struct {
+		shape Shape
+		down  []int
+		want  bool
+	}{
+		{Shape{4, 1}, nil, true},
+		{Shape{4, 1}, []int{3}, true},     // 3 of 4, quorum 3
+		{Shape{4, 1}, []int{2, 3}, false}, // 2 of 4
+		{Shape{2, 2}, []int{2}, false},    // 2 of 4, quorum 3
+		{Shape{3, 1}, []int{1}, true},     // 2 of 3, quorum 2
+		{Shape{4, 2}, []int{1}, true},     // 6 of 8, quorum 5
+		{Shape{4, 2}, []int{1, 4}, false}, // 4 of 8
+		{Shape{8, 1}, []int{1, 2, 3}, true},
+		{Shape{1, 4}, []int{1}, false},
+		{Shape{1, 1}, nil, true},
+		{Shape{1, 1}, []int{1}, false},
+	} {
+		if got := tt.shape.KeepsWriteQuorum(downs(tt.down...)); got != tt.want {
+			t.Errorf("%v with nodes %v down: KeepsWriteQuorum = %v, want %v", tt.shape, tt.down, got, tt.want)
+		}
+	}
+}

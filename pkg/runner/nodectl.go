@@ -88,6 +88,21 @@ func (l *Lab) checkQuorumWithout(ctx context.Context, n *node, action string) er
 		return fmt.Errorf("runner: MinIO node 1 is the lab's only node: without it no S3 request works; pass --force to %s it anyway, or 'sselab down' to stop the lab", action)
 	}
 	shape := l.settings.Shape.Norm()
+	// First what the lab knows: the nodes it has stopped, or that are
+	// between a crash and their restart. MinIO may take a while to notice
+	// a node that was killed.
+	down := func(k int) bool {
+		if k == n.n {
+			return true
+		}
+		p, state := l.nodes[k-1].current()
+		return state != labdir.NodeRunning || p == nil || p.PID() == 0
+	}
+	if !shape.KeepsWriteQuorum(down) {
+		return fmt.Errorf("runner: without MinIO node %d the cluster would lose its write quorum (each erasure set needs %d of its %d drives, and other nodes are down): writes would fail; pass --force to %s it anyway",
+			n.n, shape.WriteQuorum(), shape.SetSize(), action)
+	}
+	// Then what MinIO sees (a drive may be offline, too).
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	ok, err := lab.ClusterHealth(ctx, l.http, n.s3URL, lab.QuorumWithout)
