@@ -100,7 +100,11 @@ func printStatus(w io.Writer, st lab.Status) {
 		}
 	}
 	if c := st.Cluster; c != nil {
-		row("erasure", c.Write, c.Shape.Describe(), fmt.Sprintf("read quorum %s, write quorum %s", have(c.Read), have(c.Write)), c.Error)
+		healing := ""
+		if c.Healing > 0 {
+			healing = fmt.Sprintf("%d drives healing", c.Healing)
+		}
+		row("erasure", c.Write, c.Shape.Describe(), fmt.Sprintf("read quorum %s, write quorum %s", have(c.Read), have(c.Write)), healing, c.Error)
 	}
 	if w := st.Web; w != nil {
 		row("lab console", w.Up, w.URL, w.Error)

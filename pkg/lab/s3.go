@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -184,21 +185,34 @@ const (
 // false when it answers that the quorum is missing, and an error when it
 // gives no such answer.
 func ClusterHealth(ctx context.Context, c *http.Client, endpoint, quorum string) (bool, error) {
+	h, err := clusterHealth(ctx, c, endpoint, quorum)
+	return h.ok, err
+}
+
+// health is MinIO's answer to a cluster health check.
+type health struct {
+	ok      bool
+	healing int // drives being healed, as MinIO counts them
+}
+
+// clusterHealth is ClusterHealth, with the number of drives healing.
+func clusterHealth(ctx context.Context, c *http.Client, endpoint, quorum string) (health, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint+quorum, nil)
 	if err != nil {
-		return false, fmt.Errorf("lab: %w", err)
+		return health{}, fmt.Errorf("lab: %w", err)
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return false, fmt.Errorf("lab: %w", err)
+		return health{}, fmt.Errorf("lab: %w", err)
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
+	healing, _ := strconv.Atoi(resp.Header.Get("X-Minio-Healing-Drives"))
 	switch resp.StatusCode {
 	case http.StatusOK:
-		return true, nil
+		return health{ok: true, healing: healing}, nil
 	case http.StatusServiceUnavailable, http.StatusPreconditionFailed:
-		return false, nil
+		return health{healing: healing}, nil
 	}
-	return false, fmt.Errorf("lab: %s%s answered %s", endpoint, quorum, resp.Status)
+	return health{}, fmt.Errorf("lab: %s%s answered %s", endpoint, quorum, resp.Status)
 }

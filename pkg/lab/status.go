@@ -61,6 +61,9 @@ type ClusterStatus struct {
 	// quorum.
 	Read  bool `json:"read"`
 	Write bool `json:"write"`
+	// Healing is how many drives MinIO is healing (a drive that was
+	// replaced or came back empty), as it reports them.
+	Healing int `json:"healing_drives"`
 	// Node is the node that answered, from 1; 0 when none did.
 	Node  int    `json:"node,omitempty"`
 	Error string `json:"error,omitempty"`
@@ -246,9 +249,11 @@ func (h *Handle) clusterStatus(ctx context.Context, nodes []MinIOStatus, ready i
 		c.Error = err.Error()
 		return c
 	}
-	if c.Write, err = ClusterHealth(ctx, h.HTTPClient(), nodes[ready].Endpoint, QuorumWrite); err != nil {
+	w, err := clusterHealth(ctx, h.HTTPClient(), nodes[ready].Endpoint, QuorumWrite)
+	if err != nil {
 		c.Error = err.Error()
 	}
+	c.Write, c.Healing = w.ok, w.healing
 	return c
 }
 
