@@ -22,7 +22,9 @@ Works the MinIO nodes of the running lab on DIR (started with
   stop   stops node N gracefully (SIGTERM; CTRL_BREAK on Windows)
   kill   kills node N at once (SIGKILL; TerminateProcess on Windows)
   start  starts a stopped or killed node N again and waits until it has
-         joined the others; MinIO then heals what it missed
+         joined the others; what it missed is healed by MinIO's scanner
+         in time, or at once by 'mc admin heal -r sselab/BUCKET' once the
+         other nodes have reconnected (some seconds)
 
 A node stopped or killed here stays down until 'sselab node start'; a node
 that crashes on its own is restarted by the lab, with backoff. 'stop' and
@@ -101,7 +103,7 @@ func runNode(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	case labdir.NodeKill:
 		fmt.Fprintf(stdout, "MinIO node %d killed; it stays down until 'sselab node start %d%s'\n", n, n, dirFlag(dir))
 	case labdir.NodeStart:
-		fmt.Fprintf(stdout, "MinIO node %d is running again and has joined the cluster; MinIO heals what it missed\n", n)
+		fmt.Fprintf(stdout, "MinIO node %d is running again and has joined the cluster; 'mc admin heal -r %s/BUCKET' heals what it missed\n", n, lab.MCAlias)
 	}
 	return nil
 }
