@@ -8,8 +8,9 @@
 // and stop the lab.
 //
 // The start order is Up's, in runner.go; each MinIO node is a node
-// (nodes.go); the lab's KES policies are in policy.go; the control
-// endpoint is in control.go.
+// (nodes.go), and 'sselab node' stops, kills and starts one through the
+// control endpoint (nodectl.go); the lab's KES policies are in policy.go;
+// the control endpoint is in control.go.
 package runner
 
 import (
