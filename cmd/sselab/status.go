@@ -94,9 +94,9 @@ func printStatus(w io.Writer, st lab.Status) {
 		}
 		switch n.State {
 		case labdir.NodeStopped, labdir.NodeKilled:
-			row(name, n.Ready, n.Endpoint, fmt.Sprintf("%s by 'sselab node', %d restarts before", n.State, n.Restarts), fmt.Sprintf("'sselab node start %d' starts it", i+1))
+			row(name, n.Ready, n.Endpoint, fmt.Sprintf("%s by 'sselab node', %d restarts before", n.State, n.Restarts), drivesOnline(st, n), fmt.Sprintf("'sselab node start %d' starts it", i+1))
 		default:
-			row(name, n.Ready, n.Endpoint, fmt.Sprintf("pid %d, %d restarts", n.PID, n.Restarts), failed(n.State), n.Error)
+			row(name, n.Ready, n.Endpoint, fmt.Sprintf("pid %d, %d restarts", n.PID, n.Restarts), drivesOnline(st, n), failed(n.State), n.Error)
 		}
 	}
 	if c := st.Cluster; c != nil {
@@ -113,6 +113,15 @@ func printStatus(w io.Writer, st lab.Status) {
 		row("bucket "+b.Name, b.Error == "", b.Encryption.Algorithm, b.Encryption.KeyID, b.Error)
 	}
 	tw.Flush()
+}
+
+// drivesOnline says how many of the node's drives MinIO counts online,
+// in a lab of several drives.
+func drivesOnline(st lab.Status, n lab.MinIOStatus) string {
+	if st.Cluster == nil || n.Drives == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d/%d drives online", n.DrivesOnline, n.Drives)
 }
 
 // failed names a node the supervisor gave up on.

@@ -2,8 +2,10 @@ package lab
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/signer"
 
 	"github.com/sselab/sselab/pkg/labdir"
 	"github.com/sselab/sselab/pkg/vault"
@@ -89,6 +92,12 @@ type MinIOStatus struct {
 	Version  string `json:"version,omitempty"`
 	PID      int    `json:"pid,omitempty"`
 	Restarts int    `json:"restarts"`
+	// Drives and DrivesOnline are how many drives the node serves and
+	// how many of them MinIO counts as online (its admin info, asked of
+	// a ready node); both 0 for a lab of one drive or when no node
+	// answered.
+	Drives       int `json:"drives"`
+	DrivesOnline int `json:"drives_online"`
 	// State is the lab's word for the node: running, stopped, killed or
 	// failed (see labdir.NodeInfo); empty when the lab did not answer.
 	State string `json:"state,omitempty"`
@@ -203,6 +212,10 @@ func (h *Handle) Status(ctx context.Context) Status {
 	ready := slices.IndexFunc(st.Nodes, func(n MinIOStatus) bool { return n.Ready })
 	if h.State.Shape.Total() > 1 {
 		st.Cluster = h.clusterStatus(ctx, st.Nodes, ready)
+		if ready >= 0 {
+			h.countDrives(ctx, st.Nodes, st.Nodes[ready].Endpoint)
+			st.MinIO = st.Nodes[0]
+		}
 	}
 
 	st.Buckets = make([]BucketInfo, len(h.State.Buckets))
@@ -255,6 +268,47 @@ func (h *Handle) clusterStatus(ctx context.Context, nodes []MinIOStatus, ready i
 	}
 	c.Write, c.Healing = w.ok, w.healing
 	return c
+}
+
+// countDrives fills in each node's drives and drives online, as the
+// MinIO node at endpoint reports them in its admin info (what 'mc admin
+// info' shows). A node MinIO does not list keeps zeros.
+func (h *Handle) countDrives(ctx context.Context, nodes []MinIOStatus, endpoint string) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint+"/minio/admin/v3/info", nil)
+	if err != nil {
+		return
+	}
+	req.Header.Set("X-Amz-Content-Sha256", emptySHA256)
+	resp, err := h.HTTPClient().Do(signer.SignV4(*req, h.Credentials.RootUser, h.Credentials.RootPassword, "", Region))
+	if err != nil {
+		return
+	}
+	defer resp.Body.Close()
+	var info struct {
+		Servers []struct {
+			Endpoint string `json:"endpoint"`
+			Drives   []struct {
+				State string `json:"state"`
+			} `json:"drives"`
+		} `json:"servers"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, 4<<20)).Decode(&info) != nil {
+		return
+	}
+	for _, srv := range info.Servers {
+		for i := range nodes {
+			_, host, _ := strings.Cut(nodes[i].Endpoint, "://")
+			if host != srv.Endpoint {
+				continue
+			}
+			nodes[i].Drives = len(srv.Drives)
+			for _, d := range srv.Drives {
+				if d.State == "ok" {
+					nodes[i].DrivesOnline++
+				}
+			}
+		}
+	}
 }
 
 // minioOK reports whether MinIO serves: its one node is ready or, in a
@@ -315,21 +369,20 @@ func (s Status) Err() error {
 
 // err says that the cluster lacks write quorum, and which nodes are down.
 func (c *ClusterStatus) err(nodes []MinIOStatus) error {
+	if c.Error != "" {
+		return fmt.Errorf("lab: cannot tell whether the MinIO cluster has write quorum: %s", c.Error)
+	}
 	var down []string
 	for _, n := range nodes {
 		if !n.Ready {
 			down = append(down, strconv.Itoa(n.Node))
 		}
 	}
-	what := "some erasure set lacks"
-	if c.Error != "" {
-		what = "cannot tell whether it has (" + c.Error + "), so it may lack"
+	msg := fmt.Sprintf("lab: the MinIO cluster has no write quorum (each erasure set needs %d of its %d drives online)", c.WriteQuorum, c.SetSize)
+	if len(down) > 0 {
+		msg += fmt.Sprintf(": node %s not ready; 'sselab node start N' starts a stopped node", strings.Join(down, ", "))
 	}
-	if len(down) == 0 {
-		return fmt.Errorf("lab: the MinIO cluster %s write quorum (%d of %d drives in each set)", what, c.WriteQuorum, c.SetSize)
-	}
-	return fmt.Errorf("lab: the MinIO cluster %s write quorum (%d of %d drives in each set): node %s not ready; 'sselab node start N' starts a stopped node",
-		what, c.WriteQuorum, c.SetSize, strings.Join(down, ", "))
+	return errors.New(msg)
 }
 
 // nodesReady reports whether every MinIO node is ready.

@@ -73,11 +73,41 @@ func (l *Lab) controlNode(ctx context.Context, r labdir.NodeRequest) error {
 		if err := l.startNode(sctx, n); err != nil {
 			return err
 		}
+		l.waitRejoined(sctx, n)
 		l.logNode(n, "started again by 'sselab node start' (pid %d)", n.info().PID)
 		l.recordNodes() // its Started callback ran before the node had its new supervisor
 		return nil
 	}
 	return fmt.Errorf("runner: unknown node action %q; want %s, %s or %s", r.Action, labdir.NodeStop, labdir.NodeKill, labdir.NodeStart)
+}
+
+// waitRejoined waits, up to 10 s, until node n reports write quorum
+// for the cluster: a node that serves S3 again may still be connecting
+// to the others. It does not wait when the cluster cannot have write
+// quorum with the nodes that run. The other nodes take some more seconds
+// to reconnect to n (MinIO retries offline drives on a timer); until
+// they have, a write or a heal may still find n's drives offline.
+func (l *Lab) waitRejoined(ctx context.Context, n *node) {
+	down := func(k int) bool {
+		p, state := l.nodes[k-1].current()
+		return state != labdir.NodeRunning || p == nil
+	}
+	if !n.several || !l.settings.Shape.Norm().KeepsWriteQuorum(down) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for {
+		if ok, _ := lab.ClusterHealth(ctx, l.http, n.s3URL, lab.QuorumWrite); ok {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			l.logNode(n, "is back, but reports no write quorum after 10 s")
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // checkQuorumWithout refuses to take node n down when the cluster would
