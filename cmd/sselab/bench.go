@@ -12,9 +12,10 @@ import (
 	"github.com/sselab/sselab/internal/progress"
 	"github.com/sselab/sselab/pkg/bench"
 	"github.com/sselab/sselab/pkg/lab"
+	"github.com/sselab/sselab/pkg/labdir"
 )
 
-const benchUsage = `Usage: sselab bench [--dir DIR] [--duration D] [--sizes LIST] [--concurrency N] [--modes LIST] [--json]
+const benchUsage = `Usage: sselab bench [--dir DIR] [--duration D] [--sizes LIST] [--concurrency N] [--modes LIST] [--nodes LIST] [--json]
 
 Measures the lab on DIR. For each encryption mode and object size it
 PUTs objects for D with N concurrent workers, then GETs them back for D,
@@ -26,6 +27,9 @@ sse-s3 and sse-kms objects each cost MinIO one KES call per PUT and per
 GET; none is the baseline without encryption; sse-c sends a random
 customer key with every request and is skipped with a note when the lab
 runs with --http (MinIO refuses SSE-C over plain HTTP).
+
+In a lab of several MinIO nodes the workers take turns on the nodes
+(worker w on the w-th, round robin): all of them, or those --nodes names.
 
 bench works in a bucket of its own (sselab-bench-<random>) and removes it
 with everything it wrote when it ends, also on Ctrl-C and on errors. A
@@ -43,6 +47,7 @@ Examples:
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var (
 		dir, sizes, modes string
+		nodes             string
 		o                 bench.Options
 		jsonOut           bool
 	)
@@ -51,6 +56,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&sizes, "sizes", joinSizes(bench.DefaultSizes), "object sizes: a `LIST` of sizes in B, KiB, MiB or GiB")
 	fs.IntVar(&o.Concurrency, "concurrency", bench.DefaultConcurrency, "`N` concurrent workers")
 	fs.StringVar(&modes, "modes", joinModes(bench.AllModes), "a `LIST` of any of none, sse-s3, sse-kms, sse-c")
+	fs.StringVar(&nodes, "nodes", "", "in a lab of several MinIO nodes, the workers take turns on the nodes in `LIST` (numbers, as 1,3; default all)")
 	fs.BoolVar(&jsonOut, "json", false, "print the report as JSON, with stable field names")
 	if err := parse(fs, args, &dir); err != nil {
 		return err
@@ -63,6 +69,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	s3, kes := bench.LabTargets(h)
+	if s3.Endpoints, err = benchNodes(h.State.Nodes, nodes); err != nil {
+		return err
+	}
+	if len(s3.Endpoints) > 0 {
+		s3.Endpoint = s3.Endpoints[0]
+	}
 
 	// Ctrl-C and SIGTERM stop the measures; bench still removes what it
 	// wrote.
@@ -81,6 +93,33 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	printBench(stdout, rep)
 	return nil
+}
+
+// benchNodes returns the S3 endpoints of the nodes in list (all nodes if
+// list is empty), or none for a lab of one node.
+func benchNodes(nodes []labdir.Node, list string) ([]string, error) {
+	if list == "" {
+		if len(nodes) < 2 {
+			return nil, nil
+		}
+		list = "1-" + strconv.Itoa(len(nodes))
+	}
+	var endpoints []string
+	for _, f := range strings.Split(list, ",") {
+		lo, hi, isRange := strings.Cut(strings.TrimSpace(f), "-")
+		a, err := strconv.Atoi(lo)
+		b := a
+		if err == nil && isRange {
+			b, err = strconv.Atoi(hi)
+		}
+		if err != nil || a < 1 || b < a || b > len(nodes) {
+			return nil, usageError{fmt.Errorf("--nodes %q: give node numbers from 1 to %d, as 1,3 or 2-4", list, len(nodes))}
+		}
+		for n := a; n <= b; n++ {
+			endpoints = append(endpoints, nodes[n-1].S3Endpoint)
+		}
+	}
+	return endpoints, nil
 }
 
 // joinSizes writes sizes as --sizes takes them.
@@ -141,7 +180,11 @@ func printBench(w io.Writer, rep bench.Report) {
 	}
 	fmt.Fprintln(w)
 	if len(rep.S3) > 0 {
-		fmt.Fprintf(w, "\nS3 %s\n", rep.S3Endpoint)
+		if len(rep.S3Endpoints) > 1 {
+			fmt.Fprintf(w, "\nS3 %s (round robin)\n", strings.Join(rep.S3Endpoints, ", "))
+		} else {
+			fmt.Fprintf(w, "\nS3 %s\n", rep.S3Endpoint)
+		}
 		rows := [][]string{{"mode", "size", "op", "objects/s", "MiB/s", "p50", "p90", "p99", "ops"}}
 		for _, r := range rep.S3 {
 			rows = append(rows, []string{string(r.Mode), r.Size, strings.ToUpper(r.Op),

@@ -2,12 +2,15 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sselab/sselab/internal/progress"
 	"github.com/sselab/sselab/pkg/bench"
+	"github.com/sselab/sselab/pkg/labdir"
 )
 
 func TestBenchBadInput(t *testing.T) {
@@ -108,5 +111,32 @@ func TestBenchProgress(t *testing.T) {
 	bar.Clear()
 	if out.Len() != 0 {
 		t.Errorf("Clear in plain mode wrote %q, want nothing", out.String())
+	}
+}
+
+func TestBenchNodes(t *testing.T) {
+	t.Parallel()
+	nodes := []labdir.Node{{S3Endpoint: "https://n1"}, {S3Endpoint: "https://n2"}, {S3Endpoint: "https://n3"}, {S3Endpoint: "https://n4"}}
+	for _, tt := range []struct {
+		list string
+		want []string
+	}{
+		{"", []string{"https://n1", "https://n2", "https://n3", "https://n4"}},
+		{"1,3", []string{"https://n1", "https://n3"}},
+		{"2-4", []string{"https://n2", "https://n3", "https://n4"}},
+		{" 4 ,1", []string{"https://n4", "https://n1"}},
+	} {
+		got, err := benchNodes(nodes, tt.list)
+		if err != nil || !slices.Equal(got, tt.want) {
+			t.Errorf("benchNodes(%q) = %v, %v; want %v", tt.list, got, err, tt.want)
+		}
+	}
+	if got, err := benchNodes(nodes[:1], ""); err != nil || got != nil {
+		t.Errorf("one node: got %v, %v; want nothing (the lab's endpoint)", got, err)
+	}
+	for _, list := range []string{"0", "5", "a", "3-2", "1,", "1-9"} {
+		if _, err := benchNodes(nodes, list); !errors.As(err, new(usageError)) {
+			t.Errorf("benchNodes(%q): got %v, want a usage error", list, err)
+		}
 	}
 }

@@ -33,6 +33,7 @@ var commands = []command{
 	{"up", "start the lab and run it until Ctrl-C or 'sselab down'", upUsage, runUp, false},
 	{"down", "stop the lab running on a directory", downUsage, runDown, false},
 	{"status", "check KES, its keystore, MinIO, the default key and the buckets", statusUsage, runStatus, false},
+	{"node", "list, stop, kill and start the MinIO nodes of a lab of several", nodeUsage, runNode, false},
 	{"env", "print the environment for mc, rclone, the AWS CLI and the kes CLI (or an s3cmd configuration)", envUsage, runEnv, false},
 	{"minio", "fetch, build, list and choose the MinIO server binary", minioUsage, runMinIO, false},
 	{"key", "create, import, list, describe and delete KES keys", keyUsage, runKey, false},

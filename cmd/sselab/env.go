@@ -36,6 +36,9 @@ that keeps it.
 
 --s3cmd prints an s3cmd configuration file instead:
   sselab env --s3cmd > sselab.s3cfg && s3cmd -c sselab.s3cfg ls
+
+In a lab of several MinIO nodes, S3 is node 1, and SSELAB_S3_ENDPOINTS
+lists the S3 endpoints of every node, comma-separated.
 `
 
 // Shells 'sselab env' writes for.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sselab/sselab/pkg/lab"
+	"github.com/sselab/sselab/pkg/labdir"
 	"github.com/sselab/sselab/pkg/vault"
 )
 
@@ -19,8 +20,10 @@ const statusUsage = `Usage: sselab status [--dir DIR] [--json]
 
 Checks every part of the lab on DIR: KES and its keystore, the default
 key, MinIO's readiness (which includes a KMS round trip) and each bucket's
-default encryption. Exits non-zero when the lab is not running or not
-ready.
+default encryption. In a lab of several nodes or drives it shows each
+node and whether the erasure sets have read and write quorum; nodes may be
+down as long as the sets keep write quorum. Exits non-zero when the lab is
+not running or not ready (with several nodes: without write quorum).
 
 {{flags}}
 `
@@ -93,7 +96,19 @@ func printStatus(w io.Writer, st lab.Status) {
 		if version != "" {
 			version = "MinIO " + version
 		}
-		row(name, n.Ready, n.Endpoint, version, fmt.Sprintf("pid %d, %d restarts", n.PID, n.Restarts), n.Error)
+		switch n.State {
+		case labdir.NodeStopped, labdir.NodeKilled:
+			row(name, n.Ready, n.Endpoint, version, fmt.Sprintf("%s by 'sselab node', %d restarts before", n.State, n.Restarts), drivesOnline(st, n), fmt.Sprintf("'sselab node start %d' starts it", i+1))
+		default:
+			row(name, n.Ready, n.Endpoint, version, fmt.Sprintf("pid %d, %d restarts", n.PID, n.Restarts), drivesOnline(st, n), failed(n.State), n.Error)
+		}
+	}
+	if c := st.Cluster; c != nil {
+		healing := ""
+		if c.Healing > 0 {
+			healing = fmt.Sprintf("%d drives healing", c.Healing)
+		}
+		row("erasure", c.Write, c.Shape.Describe(), fmt.Sprintf("read quorum %s, write quorum %s", have(c.Read), have(c.Write)), healing, c.Error)
 	}
 	if w := st.Web; w != nil {
 		row("lab console", w.Up, w.URL, w.Error)
@@ -102,6 +117,31 @@ func printStatus(w io.Writer, st lab.Status) {
 		row("bucket "+b.Name, b.Error == "", b.Encryption.Algorithm, b.Encryption.KeyID, b.Error)
 	}
 	tw.Flush()
+}
+
+// drivesOnline says how many of the node's drives MinIO counts online,
+// in a lab of several drives.
+func drivesOnline(st lab.Status, n lab.MinIOStatus) string {
+	if st.Cluster == nil || n.Drives == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d/%d drives online", n.DrivesOnline, n.Drives)
+}
+
+// failed names a node the supervisor gave up on.
+func failed(state string) string {
+	if state == labdir.NodeFailed {
+		return "failed: kept crashing, the lab gave up on it"
+	}
+	return ""
+}
+
+// have says whether a quorum is there.
+func have(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "NO"
 }
 
 // vaultLogin says how the lab's token stands: how long it has left, and

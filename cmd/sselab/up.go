@@ -35,6 +35,7 @@ Examples:
   sselab up
   sselab up --detach --address 127.0.0.1:0 --console-address 127.0.0.1:0 --kes-address 127.0.0.1:0 --web-address 127.0.0.1:0
   sselab up --dir /tmp/lab --bucket photos --bucket backups --key photos-key
+  sselab up --dir /tmp/cluster --nodes 4 --drives 2
   sselab up --dir /tmp/newlab --adopt-drive /srv/minio/data --static-key-file old.key
   SSELAB_VAULT_APPROLE_SECRET=... sselab up --kms vault --vault-endpoint https://127.0.0.1:8200 \
       --vault-ca vault-ca.pem --vault-engine kv --vault-prefix sselab --vault-approle-id ROLE_ID
@@ -58,6 +59,8 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.NoWeb, "no-web", false, "do not serve the lab console this time")
 	fs.StringVar(&o.Key, "key", "", "default SSE-KMS key `NAME` (default "+labdir.DefaultKey+")")
 	fs.StringArrayVar(&o.Buckets, "bucket", nil, "bucket `NAME` with default SSE-KMS; repeatable (default "+labdir.DefaultBucket+")")
+	fs.IntVar(&o.Shape.Nodes, "nodes", 0, "run `N` MinIO nodes (server processes, each with its own ports after --address and --console-address) as one erasure-coded cluster (default 1, or as before on --dir)")
+	fs.IntVar(&o.Shape.Drives, "drives", 0, "`M` drives per MinIO node (default 1, or as before on --dir); N x M must split into erasure sets of 2 to 16 drives")
 	fs.BoolVar(&plainHTTP, "http", false, "plain HTTP for S3 (SSE-C then does not work); --http=false undoes it")
 	fs.BoolVar(&detach, "detach", false, "start in the background and return once the lab is ready")
 	fs.StringVar(&o.AdoptDrive, "adopt-drive", "", "a new lab copies the drive at `PATH` of a MinIO that ran with MINIO_KMS_SECRET_KEY and serves the copy; needs --static-key-file")
@@ -71,6 +74,17 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if fs.Changed("http") {
 		o.HTTP = &plainHTTP
+	}
+	if o.Shape.Nodes < 0 || o.Shape.Drives < 0 || (fs.Changed("nodes") && o.Shape.Nodes == 0) || (fs.Changed("drives") && o.Shape.Drives == 0) {
+		// 0 would mean "as before": refuse it here, said as given.
+		given := labdir.Shape{Nodes: 1, Drives: 1}
+		if fs.Changed("nodes") {
+			given.Nodes = o.Shape.Nodes
+		}
+		if fs.Changed("drives") {
+			given.Drives = o.Shape.Drives
+		}
+		return labdir.CheckShape(given)
 	}
 	if detach {
 		var env []string
@@ -167,6 +181,14 @@ func printSummary(w io.Writer, dir string, st labdir.State, c labdir.Credentials
 	}
 	row("S3 API", st.S3Endpoint, s3)
 	row("MinIO console", st.ConsoleURL, "object browser")
+	if len(st.Nodes) > 1 || st.Shape.Total() > 1 {
+		row("Erasure", st.Shape.Describe(), "")
+	}
+	if len(st.Nodes) > 1 {
+		for i, n := range st.Nodes {
+			row(fmt.Sprintf("Node %d", i+1), n.S3Endpoint, fmt.Sprintf("console %s, %s, log %s", n.ConsoleURL, labdir.Shape{Nodes: 1, Drives: len(n.Drives)}.DrivesPhrase(), n.Log))
+		}
+	}
 	if st.WebURL != "" {
 		row("Lab console", st.WebURL, "keys, bucket encryption and proof; log in with the root user and password")
 	}

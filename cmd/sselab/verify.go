@@ -17,8 +17,8 @@ const verifyUsage = `Usage: sselab verify [--dir DIR] [--bucket B] [--json]
 Proves that the lab on DIR encrypts data at rest. For SSE-S3, SSE-KMS with
 the lab's default key, SSE-KMS with a scratch key and SSE-C, it writes an
 object holding a random marker, checks MinIO's encryption headers, reads
-the object back, and scans every file on MinIO's drive for the marker,
-which must not be there. SSE-C must refuse a read without the customer
+the object back, and scans every file on MinIO's drives (every drive of
+every node) for the marker, which must not be there. SSE-C must refuse a read without the customer
 key, and deleting the scratch key must make its object unreadable. It
 also reports the bucket's default encryption: without one, objects
 written without SSE headers are stored in plaintext.

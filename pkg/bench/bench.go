@@ -57,6 +57,11 @@ type Target struct {
 	TLS *tls.Config
 	// KMSKey is the key name sent with SSE-KMS requests.
 	KMSKey string
+	// Endpoints, if set, are the S3 API URLs of every server of one
+	// deployment (MinIO nodes): the workers take turns, worker w sending
+	// its requests to Endpoints[w mod len]. Endpoint still creates and
+	// removes the bucket.
+	Endpoints []string
 }
 
 // KESTarget is a KES server to measure.
@@ -158,6 +163,9 @@ func (o Options) withDefaults() Options {
 type Report struct {
 	// S3Endpoint is the S3 endpoint measured, "" if none was.
 	S3Endpoint string `json:"s3_endpoint,omitempty"`
+	// S3Endpoints are the endpoints the workers took turns on, when
+	// Target.Endpoints named several.
+	S3Endpoints []string `json:"s3_endpoints,omitempty"`
 	// Bucket is the bucket Run worked in; it is gone when Run returns.
 	Bucket string `json:"bucket,omitempty"`
 	// KESEndpoint and KESKey are the KES server and key measured.

@@ -8,7 +8,7 @@ import "github.com/sselab/sselab/pkg/lab"
 // decrypt) with the same key.
 func LabTargets(h *lab.Handle) (Target, KESTarget) {
 	s3 := Target{
-		Endpoint:  h.State.S3Endpoint,
+		Endpoint:  h.S3Endpoint(),
 		AccessKey: h.Credentials.RootUser,
 		SecretKey: h.Credentials.RootPassword,
 		TLS:       h.PKI.ClientTLS(nil),

@@ -68,6 +68,12 @@ func newS3Client(t Target, workers int) (*minio.Client, error) {
 	return c, nil
 }
 
+// pool holds the S3 clients the workers take turns on, one per endpoint.
+type pool []*minio.Client
+
+// of returns the client of worker w.
+func (p pool) of(w int) *minio.Client { return p[w%len(p)] }
+
 // serverSide returns the encryption of mode m; nil for ModeNone.
 func serverSide(m Mode, kmsKey string, ssecKey []byte) (encrypt.ServerSide, error) {
 	switch m {
@@ -102,6 +108,20 @@ func (r *runner) runS3(ctx context.Context, t Target, cells []cell) (err error) 
 	if err != nil {
 		return err
 	}
+	clients := pool{c}
+	if len(t.Endpoints) > 0 {
+		r.rep.S3Endpoints = t.Endpoints
+		clients = clients[:0]
+		for _, e := range t.Endpoints {
+			te := t
+			te.Endpoint = e
+			ce, err := newS3Client(te, (r.o.Concurrency+len(t.Endpoints)-1)/len(t.Endpoints))
+			if err != nil {
+				return err
+			}
+			clients = append(clients, ce)
+		}
+	}
 	bucket := r.o.Bucket
 	if bucket == "" {
 		bucket = randomBucket()
@@ -122,7 +142,7 @@ func (r *runner) runS3(ctx context.Context, t Target, cells []cell) (err error) 
 		}
 	}()
 
-	if err := warmUp(ctx, c, bucket, r.o.Concurrency); err != nil {
+	if err := warmUp(ctx, clients, bucket, r.o.Concurrency); err != nil {
 		return err
 	}
 	ssecKey := make([]byte, 32)
@@ -139,7 +159,7 @@ func (r *runner) runS3(ctx context.Context, t Target, cells []cell) (err error) 
 			rand.Read(body) // incompressible, like encrypted data
 			bodies[cl.size] = body
 		}
-		if err := r.cell(ctx, c, bucket, cl, body, sse); err != nil {
+		if err := r.cell(ctx, clients, bucket, cl, body, sse); err != nil {
 			return err
 		}
 	}
@@ -147,8 +167,8 @@ func (r *runner) runS3(ctx context.Context, t Target, cells []cell) (err error) 
 }
 
 // cell measures PUT, then GET of the objects the PUT phase wrote, and
-// removes them.
-func (r *runner) cell(ctx context.Context, c *minio.Client, bucket string, cl cell, body []byte, sse encrypt.ServerSide) error {
+// removes them. Worker w uses clients[w mod len(clients)].
+func (r *runner) cell(ctx context.Context, clients pool, bucket string, cl cell, body []byte, sse encrypt.ServerSide) error {
 	n := r.o.Concurrency
 	label := fmt.Sprintf("%s %s", cl.mode, FormatSize(cl.size))
 	prefix := fmt.Sprintf("%s/%s/", cl.mode, FormatSize(cl.size))
@@ -161,7 +181,7 @@ func (r *runner) cell(ctx context.Context, c *minio.Client, bucket string, cl ce
 	r.settle()
 	st, err := r.measure(ctx, "PUT "+label, func(ctx context.Context, w, seq int) error {
 		name := fmt.Sprintf("%sw%d-%d", prefix, w, seq)
-		if _, err := c.PutObject(ctx, bucket, name, bytes.NewReader(body), int64(len(body)), putOpts); err != nil {
+		if _, err := clients.of(w).PutObject(ctx, bucket, name, bytes.NewReader(body), int64(len(body)), putOpts); err != nil {
 			return fmt.Errorf("bench: PUT %s (%s): %w", name, label, err)
 		}
 		names[w] = append(names[w], name)
@@ -184,7 +204,7 @@ func (r *runner) cell(ctx context.Context, c *minio.Client, bucket string, cl ce
 		if bufs[w] == nil {
 			bufs[w] = make([]byte, min(len(body), 256<<10))
 		}
-		got, err := get(ctx, c, bucket, name, getOpts, bufs[w])
+		got, err := get(ctx, clients.of(w), bucket, name, getOpts, bufs[w])
 		switch {
 		case err != nil:
 			return fmt.Errorf("bench: GET %s (%s): %w", name, label, err)
@@ -197,7 +217,7 @@ func (r *runner) cell(ctx context.Context, c *minio.Client, bucket string, cl ce
 		return err
 	}
 	r.addS3(cl, "get", st)
-	if err := removeObjects(ctx, c, bucket, written); err != nil {
+	if err := removeObjects(ctx, clients[0], bucket, written); err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
 	return nil
@@ -217,18 +237,19 @@ func (r *runner) settle() {
 
 // warmUp has every worker's connection opened (and its TLS handshake
 // done) before the first phase: each of n workers writes and reads a
-// small object, unmeasured. The objects go with the bucket.
-func warmUp(ctx context.Context, c *minio.Client, bucket string, n int) error {
+// small object, unmeasured, through clients[w mod len(clients)]. The
+// objects go with the bucket.
+func warmUp(ctx context.Context, clients pool, bucket string, n int) error {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for w := range n {
 		wg.Go(func() {
 			name := fmt.Sprintf("warm-up/w%d", w)
-			if _, err := c.PutObject(ctx, bucket, name, bytes.NewReader([]byte("x")), 1, minio.PutObjectOptions{DisableMultipart: true}); err != nil {
+			if _, err := clients.of(w).PutObject(ctx, bucket, name, bytes.NewReader([]byte("x")), 1, minio.PutObjectOptions{DisableMultipart: true}); err != nil {
 				errs[w] = fmt.Errorf("bench: PUT %s: %w", name, err)
 				return
 			}
-			if _, err := get(ctx, c, bucket, name, minio.GetObjectOptions{}, make([]byte, 16)); err != nil {
+			if _, err := get(ctx, clients.of(w), bucket, name, minio.GetObjectOptions{}, make([]byte, 16)); err != nil {
 				errs[w] = fmt.Errorf("bench: GET %s: %w", name, err)
 			}
 		})

@@ -126,9 +126,24 @@ func HTTPClient(p *pki.PKI, timeout time.Duration) *http.Client {
 // makes to one server: rekey's largest concurrency.
 const maxIdlePerHost = MaxRekeyConcurrency
 
-// S3 returns a minio-go client with the root credentials.
+// S3 returns a minio-go client with the root credentials, of node 1 or,
+// in a lab of several nodes where node 1 is down, of the first node that
+// runs (see S3Endpoint).
 func (h *Handle) S3() (*minio.Client, error) {
-	return NewS3Client(h.State.S3Endpoint, h.Credentials, h.HTTPClient().Transport, 0)
+	return NewS3Client(h.S3Endpoint(), h.Credentials, h.HTTPClient().Transport, 0)
+}
+
+// S3Endpoint is the endpoint S3 uses: node 1's, unless the state file
+// says that node 1 runs no process (stopped with 'sselab node stop', or
+// between a crash and its restart) and another node does; then that
+// node's. Any node of the cluster serves every bucket.
+func (h *Handle) S3Endpoint() string {
+	for _, n := range h.State.Nodes {
+		if n.PID != 0 {
+			return n.S3Endpoint
+		}
+	}
+	return h.State.S3Endpoint
 }
 
 // control sends a request to the lab's control endpoint.
@@ -136,15 +151,26 @@ func (h *Handle) control(ctx context.Context, method, path string, v any) error 
 	return h.controlBody(ctx, method, path, nil, v)
 }
 
+// controlTimeout bounds a request to the control endpoint; nodeTimeout
+// one that starts a MinIO node, which waits until the node is ready.
+const (
+	controlTimeout = 5 * time.Second
+	nodeTimeout    = 3 * time.Minute
+)
+
 // controlBody sends a request with a body to the lab's control endpoint;
 // a refusal (409) comes back as an error saying why.
 func (h *Handle) controlBody(ctx context.Context, method, path string, body []byte, v any) error {
+	timeout := controlTimeout
+	if path == labdir.ControlNode {
+		timeout = nodeTimeout
+	}
 	req, err := http.NewRequestWithContext(ctx, method, "http://"+h.State.ControlAddress+path, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("lab: %w", err)
 	}
 	req.Header.Set("Authorization", "Bearer "+h.State.ControlToken)
-	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	resp, err := (&http.Client{Timeout: timeout}).Do(req)
 	if err != nil {
 		return fmt.Errorf("lab: the lab (pid %d) %w: %w", h.State.PID, errNoAnswer, err)
 	}
@@ -176,6 +202,16 @@ func (h *Handle) Seal(ctx context.Context) error {
 // Unseal unseals the running lab's keystore with passphrase.
 func (h *Handle) Unseal(ctx context.Context, passphrase []byte) error {
 	return h.controlBody(ctx, http.MethodPost, labdir.ControlUnseal, passphrase, nil)
+}
+
+// Node asks the running lab to stop, kill or start one of its MinIO
+// nodes, and returns once it has (a start, once the node is ready).
+func (h *Handle) Node(ctx context.Context, r labdir.NodeRequest) error {
+	body, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("lab: %w", err)
+	}
+	return h.controlBody(ctx, http.MethodPost, labdir.ControlNode, body, nil)
 }
 
 // Info asks the running lab about its processes and its keystore.

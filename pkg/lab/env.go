@@ -14,6 +14,11 @@ type EnvVar struct {
 	Unset bool   `json:"unset,omitempty"`
 }
 
+// EndpointsVar lists the S3 endpoints of every MinIO node, node 1 first,
+// comma-separated, in the environment of a lab of several nodes; the
+// other variables name node 1.
+const EndpointsVar = "SSELAB_S3_ENDPOINTS"
+
 // MCAlias is the mc alias `sselab env` defines through MC_HOST_sselab.
 const MCAlias = "sselab"
 
@@ -39,6 +44,8 @@ const RcloneRemote = "sselab"
 // check the MD5 it stores in the object's metadata instead. MinIO then
 // encrypts with its default KMS key, the lab's default key, whatever the
 // bucket's default encryption says; see RclonePath.
+//
+// S3 is node 1; a lab of several nodes lists all of them in EndpointsVar.
 func (h *Handle) Env() ([]EnvVar, error) {
 	u, err := h.s3URL()
 	if err != nil {
@@ -71,6 +78,13 @@ func (h *Handle) Env() ([]EnvVar, error) {
 	}
 	if h.State.WebURL != "" {
 		vars = append(vars, EnvVar{Name: "SSELAB_WEB_URL", Value: h.State.WebURL})
+	}
+	if len(h.State.Nodes) > 1 {
+		all := make([]string, len(h.State.Nodes))
+		for i, n := range h.State.Nodes {
+			all[i] = n.S3Endpoint
+		}
+		vars = append(vars, EnvVar{Name: EndpointsVar, Value: strings.Join(all, ",")})
 	}
 	return vars, nil
 }

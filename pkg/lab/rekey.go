@@ -236,7 +236,7 @@ func (h *Handle) Rekey(ctx context.Context, bucket string, o RekeyOptions) (rep 
 	if o.Concurrency <= 0 {
 		o.Concurrency = DefaultRekeyConcurrency
 	}
-	s3, err := newS3Client(h.State.S3Endpoint, h.Credentials, h.HTTPClient().Transport, rekeyTries, rekeyLimits)
+	s3, err := newS3Client(h.S3Endpoint(), h.Credentials, h.HTTPClient().Transport, rekeyTries, rekeyLimits)
 	if err != nil {
 		return rep, err
 	}

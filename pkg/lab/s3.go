@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -170,4 +171,54 @@ func ProbeReady(ctx context.Context, c *http.Client, endpoint string) error {
 		return fmt.Errorf("lab: %s/minio/health/ready answered %s", endpoint, resp.Status)
 	}
 	return nil
+}
+
+// Which quorum ClusterHealth asks about.
+const (
+	// QuorumWrite asks whether every erasure set has write quorum.
+	QuorumWrite = "/minio/health/cluster"
+	// QuorumRead asks whether every erasure set has read quorum.
+	QuorumRead = "/minio/health/cluster/read"
+	// QuorumWithout asks whether every erasure set would keep write
+	// quorum without the drives of the node asked (MinIO's maintenance
+	// check).
+	QuorumWithout = "/minio/health/cluster?maintenance=true"
+)
+
+// ClusterHealth asks the MinIO node at endpoint about the quorum of the
+// whole deployment, as that node sees it: quorum is one of QuorumWrite,
+// QuorumRead and QuorumWithout. It reports true when MinIO answers 200,
+// false when it answers that the quorum is missing, and an error when it
+// gives no such answer.
+func ClusterHealth(ctx context.Context, c *http.Client, endpoint, quorum string) (bool, error) {
+	h, err := clusterHealth(ctx, c, endpoint, quorum)
+	return h.ok, err
+}
+
+// health is MinIO's answer to a cluster health check.
+type health struct {
+	ok      bool
+	healing int // drives being healed, as MinIO counts them
+}
+
+// clusterHealth is ClusterHealth, with the number of drives healing.
+func clusterHealth(ctx context.Context, c *http.Client, endpoint, quorum string) (health, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint+quorum, nil)
+	if err != nil {
+		return health{}, fmt.Errorf("lab: %w", err)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return health{}, fmt.Errorf("lab: %w", err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	healing, _ := strconv.Atoi(resp.Header.Get("X-Minio-Healing-Drives"))
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return health{ok: true, healing: healing}, nil
+	case http.StatusServiceUnavailable, http.StatusPreconditionFailed:
+		return health{healing: healing}, nil
+	}
+	return health{}, fmt.Errorf("lab: %s%s answered %s", endpoint, quorum, resp.Status)
 }

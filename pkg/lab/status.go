@@ -2,12 +2,19 @@ package lab
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/signer"
 
 	"github.com/sselab/sselab/pkg/labdir"
 	"github.com/sselab/sselab/pkg/vault"
@@ -37,6 +44,32 @@ type Status struct {
 	Buckets []BucketInfo `json:"buckets"`
 	// Nodes are the MinIO nodes, node 1 first; MinIO reports node 1.
 	Nodes []MinIOStatus `json:"nodes"`
+	// Cluster reports the erasure sets' quorum, for a lab of more than
+	// one drive; nil for a lab of one.
+	Cluster *ClusterStatus `json:"cluster,omitempty"`
+}
+
+// ClusterStatus reports the quorum of a lab's erasure sets, as a ready
+// MinIO node sees it. A lab of several nodes works, also with nodes down,
+// as long as it has write quorum.
+type ClusterStatus struct {
+	Shape labdir.Shape `json:"shape"`
+	// SetSize, Parity, ReadQuorum and WriteQuorum are in drives per
+	// erasure set.
+	SetSize     int `json:"set_size"`
+	Parity      int `json:"parity"`
+	ReadQuorum  int `json:"read_quorum"`
+	WriteQuorum int `json:"write_quorum"`
+	// Read and Write say whether every set has its read and write
+	// quorum.
+	Read  bool `json:"read"`
+	Write bool `json:"write"`
+	// Healing is how many drives MinIO is healing (a drive that was
+	// replaced or came back empty), as it reports them.
+	Healing int `json:"healing_drives"`
+	// Node is the node that answered, from 1; 0 when none did.
+	Node  int    `json:"node,omitempty"`
+	Error string `json:"error,omitempty"`
 }
 
 // KESStatus reports the embedded KES server.
@@ -51,13 +84,24 @@ type KESStatus struct {
 
 // MinIOStatus reports the supervised MinIO server.
 type MinIOStatus struct {
+	// Node is the node's number, from 1.
+	Node     int    `json:"node"`
 	Endpoint string `json:"endpoint"`
 	Console  string `json:"console"`
 	Ready    bool   `json:"ready"`
 	Version  string `json:"version,omitempty"`
 	PID      int    `json:"pid,omitempty"`
 	Restarts int    `json:"restarts"`
-	Error    string `json:"error,omitempty"`
+	// Drives and DrivesOnline are how many drives the node serves and
+	// how many of them MinIO counts as online (its admin info, asked of
+	// a ready node); both 0 for a lab of one drive or when no node
+	// answered.
+	Drives       int `json:"drives"`
+	DrivesOnline int `json:"drives_online"`
+	// State is the lab's word for the node: running, stopped, killed or
+	// failed (see labdir.NodeInfo); empty when the lab did not answer.
+	State string `json:"state,omitempty"`
+	Error string `json:"error,omitempty"`
 }
 
 // WebStatus reports the lab console.
@@ -101,7 +145,7 @@ func (h *Handle) Status(ctx context.Context) Status {
 	}
 	st.Nodes = make([]MinIOStatus, len(nodes))
 	for i, n := range nodes {
-		st.Nodes[i] = MinIOStatus{Endpoint: n.S3Endpoint, Console: n.ConsoleURL, Version: h.State.MinIOVersion}
+		st.Nodes[i] = MinIOStatus{Node: i + 1, Endpoint: n.S3Endpoint, Console: n.ConsoleURL, Version: h.State.MinIOVersion}
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -135,7 +179,7 @@ func (h *Handle) Status(ctx context.Context) Status {
 		st.Keystore, st.Vault = info.Keystore, info.Vault
 		for i, n := range info.Nodes {
 			if i < len(st.Nodes) {
-				st.Nodes[i].PID, st.Nodes[i].Restarts = n.PID, n.Restarts
+				st.Nodes[i].PID, st.Nodes[i].Restarts, st.Nodes[i].State = n.PID, n.Restarts, n.State
 			}
 		}
 	})
@@ -163,13 +207,27 @@ func (h *Handle) Status(ctx context.Context) Status {
 	if len(st.Nodes) > 0 {
 		st.MinIO = st.Nodes[0]
 	}
+	// The buckets are asked of the first ready node: in a cluster, any
+	// node answers for all.
+	ready := slices.IndexFunc(st.Nodes, func(n MinIOStatus) bool { return n.Ready })
+	if h.State.Shape.Total() > 1 {
+		st.Cluster = h.clusterStatus(ctx, st.Nodes, ready)
+		if ready >= 0 {
+			h.countDrives(ctx, st.Nodes, st.Nodes[ready].Endpoint)
+			st.MinIO = st.Nodes[0]
+		}
+	}
 
 	st.Buckets = make([]BucketInfo, len(h.State.Buckets))
 	encrypted := true
-	s3, err := h.S3()
+	var s3 *minio.Client
+	err := errors.New("lab: no MinIO node is ready")
+	if ready >= 0 {
+		s3, err = NewS3Client(st.Nodes[ready].Endpoint, h.Credentials, client.Transport, 0)
+	}
 	for i, b := range h.State.Buckets {
 		st.Buckets[i].Name = b
-		if err != nil || !st.MinIO.Ready {
+		if err != nil {
 			st.Buckets[i].Error = "MinIO is not ready"
 			encrypted = false
 			continue
@@ -184,9 +242,82 @@ func (h *Handle) Status(ctx context.Context) Status {
 		st.Buckets[i].Encryption = enc
 		encrypted = encrypted && err == nil
 	}
-	st.Ready = (st.Keystore == nil || st.Keystore.OK) && st.Disk.OK() && st.KES.Up && st.KES.KeyStoreReachable && st.Key.Present && len(st.Nodes) > 0 && st.nodesReady() && encrypted &&
+	st.Ready = (st.Keystore == nil || st.Keystore.OK) && st.Disk.OK() && st.KES.Up && st.KES.KeyStoreReachable && st.Key.Present && len(st.Nodes) > 0 && st.minioOK() && encrypted &&
 		(st.Web == nil || st.Web.Up)
 	return st
+}
+
+// clusterStatus asks the ready node nodes[ready] (none if ready < 0)
+// whether the erasure sets have read and write quorum.
+func (h *Handle) clusterStatus(ctx context.Context, nodes []MinIOStatus, ready int) *ClusterStatus {
+	shape := h.State.Shape.Norm()
+	c := &ClusterStatus{Shape: shape, SetSize: shape.SetSize(), Parity: shape.Parity(), ReadQuorum: shape.ReadQuorum(), WriteQuorum: shape.WriteQuorum()}
+	if ready < 0 {
+		c.Error = "no MinIO node is ready to tell"
+		return c
+	}
+	c.Node = ready + 1
+	var err error
+	if c.Read, err = ClusterHealth(ctx, h.HTTPClient(), nodes[ready].Endpoint, QuorumRead); err != nil {
+		c.Error = err.Error()
+		return c
+	}
+	w, err := clusterHealth(ctx, h.HTTPClient(), nodes[ready].Endpoint, QuorumWrite)
+	if err != nil {
+		c.Error = err.Error()
+	}
+	c.Write, c.Healing = w.ok, w.healing
+	return c
+}
+
+// countDrives fills in each node's drives and drives online, as the
+// MinIO node at endpoint reports them in its admin info (what 'mc admin
+// info' shows). A node MinIO does not list keeps zeros.
+func (h *Handle) countDrives(ctx context.Context, nodes []MinIOStatus, endpoint string) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint+"/minio/admin/v3/info", nil)
+	if err != nil {
+		return
+	}
+	req.Header.Set("X-Amz-Content-Sha256", emptySHA256)
+	resp, err := h.HTTPClient().Do(signer.SignV4(*req, h.Credentials.RootUser, h.Credentials.RootPassword, "", Region))
+	if err != nil {
+		return
+	}
+	defer resp.Body.Close()
+	var info struct {
+		Servers []struct {
+			Endpoint string `json:"endpoint"`
+			Drives   []struct {
+				State string `json:"state"`
+			} `json:"drives"`
+		} `json:"servers"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, 4<<20)).Decode(&info) != nil {
+		return
+	}
+	for _, srv := range info.Servers {
+		for i := range nodes {
+			_, host, _ := strings.Cut(nodes[i].Endpoint, "://")
+			if host != srv.Endpoint {
+				continue
+			}
+			nodes[i].Drives = len(srv.Drives)
+			for _, d := range srv.Drives {
+				if d.State == "ok" {
+					nodes[i].DrivesOnline++
+				}
+			}
+		}
+	}
+}
+
+// minioOK reports whether MinIO serves: its one node is ready or, in a
+// lab of several drives, the erasure sets have write quorum.
+func (s Status) minioOK() bool {
+	if s.Cluster != nil {
+		return s.Cluster.Write && (len(s.Nodes) > 1 || s.nodesReady())
+	}
+	return s.nodesReady()
 }
 
 // probeWeb succeeds when the lab console serves its log-in page, with a
@@ -222,20 +353,36 @@ func (s Status) Err() error {
 		return fmt.Errorf("lab: KES is not answering: %s", s.KES.Error)
 	case !s.KES.KeyStoreReachable:
 		return errors.New("lab: KES cannot reach its keystore")
-	case !s.MinIO.Ready:
+	case len(s.Nodes) <= 1 && !s.MinIO.Ready:
 		return fmt.Errorf("lab: MinIO is not ready: %s", s.MinIO.Error)
-	case !s.nodesReady():
-		for i, n := range s.Nodes {
-			if !n.Ready {
-				return fmt.Errorf("lab: MinIO node %d is not ready: %s", i+1, n.Error)
-			}
-		}
+	case s.Cluster != nil && !s.Cluster.Write:
+		// With several nodes, some may be down: the cluster works as
+		// long as it has write quorum.
+		return s.Cluster.err(s.Nodes)
 	case !s.Key.Present:
 		return fmt.Errorf("lab: the default key %s is missing: %s", s.Key.Name, s.Key.Error)
 	case s.Web != nil && !s.Web.Up:
 		return fmt.Errorf("lab: the lab console is not serving: %s", s.Web.Error)
 	}
 	return errors.New("lab: a bucket has no default encryption")
+}
+
+// err says that the cluster lacks write quorum, and which nodes are down.
+func (c *ClusterStatus) err(nodes []MinIOStatus) error {
+	if c.Error != "" {
+		return fmt.Errorf("lab: cannot tell whether the MinIO cluster has write quorum: %s", c.Error)
+	}
+	var down []string
+	for _, n := range nodes {
+		if !n.Ready {
+			down = append(down, strconv.Itoa(n.Node))
+		}
+	}
+	msg := fmt.Sprintf("lab: the MinIO cluster has no write quorum (each erasure set needs %d of its %d drives online)", c.WriteQuorum, c.SetSize)
+	if len(down) > 0 {
+		msg += fmt.Sprintf(": node %s not ready; 'sselab node start N' starts a stopped node", strings.Join(down, ", "))
+	}
+	return errors.New(msg)
 }
 
 // nodesReady reports whether every MinIO node is ready.

@@ -16,6 +16,43 @@ const (
 	// ControlUnseal (POST, the passphrase as the body) unseals it: 204,
 	// or 409 with why not as text.
 	ControlUnseal = "/v1/unseal"
+	// ControlNode (POST, a NodeRequest as JSON) stops, kills or starts a
+	// MinIO node: 204 once done, or 409 with why not as text.
+	ControlNode = "/v1/node"
+)
+
+// What a NodeRequest asks of a node.
+const (
+	// NodeStop stops the node gracefully; it stays stopped.
+	NodeStop = "stop"
+	// NodeKill kills the node (SIGKILL); it stays stopped.
+	NodeKill = "kill"
+	// NodeStart starts a stopped node again and waits until it is ready.
+	NodeStart = "start"
+)
+
+// NodeRequest asks the lab to stop, kill or start one MinIO node.
+type NodeRequest struct {
+	// Node is the node's number, from 1.
+	Node int `json:"node"`
+	// Action is NodeStop, NodeKill or NodeStart.
+	Action string `json:"action"`
+	// Force stops or kills the node even if the cluster would lose its
+	// write quorum.
+	Force bool `json:"force,omitempty"`
+}
+
+// States of a node in NodeInfo.
+const (
+	// NodeRunning: its process runs (or the supervisor is restarting it
+	// after a crash).
+	NodeRunning = "running"
+	// NodeStopped: 'sselab node stop' stopped it.
+	NodeStopped = "stopped"
+	// NodeKilled: 'sselab node kill' killed it.
+	NodeKilled = "killed"
+	// NodeFailed: it kept crashing and the supervisor gave up.
+	NodeFailed = "failed"
 )
 
 // Info is what the running lab reports about itself on its control
@@ -38,6 +75,10 @@ type Info struct {
 type NodeInfo struct {
 	PID      int `json:"pid"`
 	Restarts int `json:"restarts"`
+	// State is NodeRunning, NodeStopped, NodeKilled or NodeFailed.
+	State string `json:"state"`
+	// Error says why a failed node failed.
+	Error string `json:"error,omitempty"`
 }
 
 // KeystoreHealth is how the lab's keystore is doing.

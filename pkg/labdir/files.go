@@ -25,6 +25,10 @@ type Settings struct {
 	Key            string   `json:"key"`
 	Buckets        []string `json:"buckets"`
 	HTTP           bool     `json:"http"`
+	// Shape is how many MinIO nodes the lab runs, of how many drives
+	// each; the drives' format holds it, so it never changes once MinIO
+	// has written them. Zero in a settings file from before shapes: 1 x 1.
+	Shape Shape `json:"shape"`
 	Keystore
 }
 
@@ -91,6 +95,8 @@ type State struct {
 	// Nodes are the MinIO server processes, node 1 first. S3Endpoint and
 	// ConsoleURL are node 1's.
 	Nodes []Node `json:"nodes"`
+	// Shape is how many nodes of how many drives the lab runs.
+	Shape Shape `json:"shape"`
 	Keystore
 	// KeystoreSummary says where the keys are, for the summary `up`
 	// prints.

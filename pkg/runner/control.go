@@ -52,6 +52,16 @@ func (l *Lab) serveControl() (*controlServer, error) {
 		clear(pass)
 		answer(w, err)
 	}))
+	mux.HandleFunc("POST "+labdir.ControlNode, c.authorized(func(w http.ResponseWriter, r *http.Request) {
+		var req labdir.NodeRequest
+		err := json.NewDecoder(io.LimitReader(r.Body, 4<<10)).Decode(&req)
+		if err != nil {
+			err = fmt.Errorf("runner: a node request that is not JSON: %w", err)
+		} else {
+			err = l.controlNode(r.Context(), req)
+		}
+		answer(w, err)
+	}))
 	c.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go c.srv.Serve(ln)
 	return c, nil

@@ -8,8 +8,9 @@
 // and stop the lab.
 //
 // The start order is Up's, in runner.go; each MinIO node is a node
-// (nodes.go); the lab's KES policies are in policy.go; the control
-// endpoint is in control.go.
+// (nodes.go), and 'sselab node' stops, kills and starts one through the
+// control endpoint (nodectl.go); the lab's KES policies are in policy.go;
+// the control endpoint is in control.go.
 package runner
 
 import (
@@ -61,6 +62,11 @@ type Options struct {
 	// Buckets are the buckets to create with bucket-default SSE-KMS.
 	Buckets []string
 
+	// Shape is how many MinIO nodes of how many drives each the lab runs;
+	// a zero count means as before on this directory, else 1. A lab's
+	// shape cannot change once MinIO has written its drives.
+	Shape labdir.Shape
+
 	// HTTP, if set, chooses plain HTTP (true) or TLS (false) for S3.
 	HTTP *bool
 
@@ -106,7 +112,13 @@ type Lab struct {
 	kes   *kesserver.Server
 	webLn reservedListener // the lab console's port, until it serves
 	web   *console.Server
-	nodes []*node // MinIO node 1 first
+	nodes []*node  // MinIO node 1 first
+	minio minioRun // how every node starts; set by startNodes
+	// nodeOp serializes node commands (sselab node) and the final stop.
+	nodeOp sync.Mutex
+	// nodeFailed receives the node of a lab of one node when its
+	// supervisor gives up; Wait then returns.
+	nodeFailed chan *node
 
 	stateMu   sync.Mutex // guards state once published
 	state     labdir.State
@@ -145,7 +157,7 @@ func Up(ctx context.Context, o Options) (l *Lab, err error) {
 	if err != nil {
 		return nil, err
 	}
-	l = &Lab{layout: layout, settings: settings, kind: kind, log: o.Log, stopReq: make(chan struct{}), adopt: drive}
+	l = &Lab{layout: layout, settings: settings, kind: kind, log: o.Log, stopReq: make(chan struct{}), adopt: drive, nodeFailed: make(chan *node, 1)}
 	if l.log == nil {
 		l.log = io.Discard
 	}
@@ -418,26 +430,22 @@ func (l *Lab) Credentials() labdir.Credentials { return l.creds }
 func (l *Lab) Layout() labdir.Layout { return l.layout }
 
 // Wait blocks until ctx ends or `sselab down` asks the lab to stop
-// (returning nil), or a MinIO node or KES fails for good (returning why).
+// (returning nil), or KES or the MinIO of a lab of one node fails for
+// good (returning why).
+//
+// In a lab of several nodes, a node that fails for good leaves the others
+// running: the lab's log says so, and 'sselab node start' tries again.
 func (l *Lab) Wait(ctx context.Context) error {
-	nodeDone := make(chan *node, len(l.nodes))
-	for _, n := range l.nodes {
-		go func() {
-			select {
-			case <-n.proc.Done():
-				nodeDone <- n
-			case <-l.stopReq:
-			case <-ctx.Done():
-			}
-		}()
-	}
 	select {
 	case <-ctx.Done():
 		return nil
 	case <-l.stopReq:
 		return nil
-	case n := <-nodeDone:
-		return fmt.Errorf("runner: %s stopped: %w", n.title(), n.proc.Err())
+	case n := <-l.nodeFailed:
+		n.mu.Lock()
+		err := n.err
+		n.mu.Unlock()
+		return fmt.Errorf("runner: %s stopped: %w", n.title(), err)
 	case err := <-l.kes.Err():
 		return fmt.Errorf("runner: KES stopped: %w", err)
 	}

@@ -43,6 +43,9 @@ func mergeSettings(layout labdir.Layout, o Options) (labdir.Settings, keystore.K
 	if o.HTTP != nil {
 		s.HTTP = *o.HTTP
 	}
+	if err := mergeShape(layout, &s, o); err != nil {
+		return s, nil, err
+	}
 	kind, err := o.Keystore.Choose(&s.Keystore)
 	if err != nil {
 		return s, nil, err
@@ -70,6 +73,32 @@ func mergeSettings(layout labdir.Layout, o Options) (labdir.Settings, keystore.K
 		}
 	}
 	return s, kind, nil
+}
+
+// mergeShape sets the lab's shape from the options and the remembered
+// one, and refuses a change once MinIO has written its drives: their
+// format holds the number of drives and sets, and MinIO would refuse to
+// start on them.
+func mergeShape(layout labdir.Layout, s *labdir.Settings, o Options) error {
+	old := s.Shape.Norm()
+	s.Shape = old
+	if o.Shape.Nodes != 0 {
+		s.Shape.Nodes = o.Shape.Nodes
+	}
+	if o.Shape.Drives != 0 {
+		s.Shape.Drives = o.Shape.Drives
+	}
+	if err := labdir.CheckShape(s.Shape); err != nil {
+		return err
+	}
+	if o.AdoptDrive != "" && s.Shape.Total() > 1 {
+		return labdir.Invalid("runner: --adopt-drive makes a lab of one node with one drive; leave out --nodes and --drives")
+	}
+	if s.Shape != old && hasMinIOData(layout) {
+		return fmt.Errorf("runner: %s holds a lab of %s, and MinIO's drives keep the shape they were made with: start it with --nodes %d --drives %d (or without them), or use a new --dir for %s",
+			layout.Root, old, old.Nodes, old.Drives, s.Shape)
+	}
+	return nil
 }
 
 // checkKeystoreKept refuses to start MinIO data with keys from another
@@ -111,20 +140,28 @@ func checkDir(dir string) error {
 	return nil
 }
 
-// checkDistinct refuses two services on the same port; the lab console's
-// counts when it is on.
+// checkDistinct refuses two services on the same port, every MinIO
+// node's ports included; the lab console's counts when it is on.
 func checkDistinct(s labdir.Settings, web bool) error {
-	type service struct{ flag, addr string }
-	services := []service{{"--address", s.Address}, {"--console-address", s.ConsoleAddress}, {"--kes-address", s.KESAddress}}
+	type service struct{ flag, addr, node string }
+	s3, console, err := nodeAddresses(s)
+	if err != nil {
+		return err
+	}
+	services := []service{{"--address", s.Address, ""}, {"--console-address", s.ConsoleAddress, ""}, {"--kes-address", s.KESAddress, ""}}
+	for k := 1; k < len(s3); k++ {
+		node := fmt.Sprintf(" (MinIO node %d)", k+1)
+		services = append(services, service{"--address", s3[k], node}, service{"--console-address", console[k], node})
+	}
 	if web {
-		services = append(services, service{"--web-address", s.WebAddress})
+		services = append(services, service{"--web-address", s.WebAddress, ""})
 	}
 	for i, a := range services {
 		for _, b := range services[:i] {
 			_, pa, _ := net.SplitHostPort(a.addr)
 			_, pb, _ := net.SplitHostPort(b.addr)
 			if pa == pb && pa != "0" {
-				return labdir.Invalid("runner: %s %s uses the same port as %s %s; give each its own port", a.flag, a.addr, b.flag, b.addr)
+				return labdir.Invalid("runner: %s %s%s uses the same port as %s %s%s; give each its own port", a.flag, a.addr, a.node, b.flag, b.addr, b.node)
 			}
 		}
 	}

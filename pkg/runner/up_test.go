@@ -28,6 +28,7 @@ func defaultSettings() labdir.Settings {
 		WebAddress:     labdir.DefaultWebAddress,
 		Key:            labdir.DefaultKey,
 		Buckets:        []string{labdir.DefaultBucket},
+		Shape:          labdir.Shape{Nodes: 1, Drives: 1},
 	}
 }
 
@@ -58,6 +59,7 @@ func TestMergeSettingsRemembered(t *testing.T) {
 		KESAddress:     "127.0.0.1:7474",
 		WebAddress:     "127.0.0.1:9543",
 		Key:            "remembered-key",
+		Shape:          labdir.Shape{Nodes: 1, Drives: 1},
 		Buckets:        []string{"one", "two"},
 		HTTP:           true,
 	}
@@ -81,6 +83,7 @@ func TestMergeSettingsRemembered(t *testing.T) {
 		KESAddress:     "localhost:0",
 		WebAddress:     "localhost:0",
 		Key:            "given-key",
+		Shape:          labdir.Shape{Nodes: 2, Drives: 2},
 		Buckets:        []string{"zzz", "aaa", "zzz", "mmm", "aaa"},
 		HTTP:           &http,
 	}
@@ -94,6 +97,7 @@ func TestMergeSettingsRemembered(t *testing.T) {
 		KESAddress:     "localhost:0",
 		WebAddress:     "localhost:0",
 		Key:            "given-key",
+		Shape:          labdir.Shape{Nodes: 2, Drives: 2},
 		Buckets:        []string{"aaa", "mmm", "zzz"},
 		HTTP:           false,
 	}

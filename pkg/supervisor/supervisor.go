@@ -339,6 +339,19 @@ func (p *Process) Stop(ctx context.Context) error {
 	}
 }
 
+// Kill ends supervision like Stop, but kills the child at once (SIGKILL;
+// TerminateProcess on Windows) without asking it to exit, and returns
+// once it was waited for. No restart happens after Kill. Like Stop, it
+// may be called more than once, also after Stop.
+func (p *Process) Kill() {
+	p.killOnce.Do(func() { close(p.killNow) })
+	p.stopOnce.Do(func() {
+		close(p.stopping)
+		p.cancel()
+	})
+	<-p.done
+}
+
 // supervise watches the child c until Stop or until it gives up.
 func (p *Process) supervise(c *child) {
 	cfg := &p.cfg
@@ -579,27 +592,39 @@ func (p *Process) waitReady(ctx context.Context, c *child) error {
 // stopChild asks c to exit, kills it after StopGrace or as soon as force is
 // closed, and waits until it has exited. force may be nil.
 func (p *Process) stopChild(c *child, force <-chan struct{}) {
+	switch {
+	case isClosed(c.exited):
+		return
+	case isClosed(force):
+		// Killed on purpose (Kill): no request to stop first.
+	default:
+		p.askToStop(c, force)
+	}
 	if isClosed(c.exited) {
 		return
-	}
-	if err := interrupt(c.cmd.Process); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		p.logf("%s: cannot ask it to stop (%v), killing it", p.cfg.Name, err)
-	} else {
-		t := time.NewTimer(p.cfg.StopGrace)
-		defer t.Stop()
-		select {
-		case <-c.exited:
-			return
-		case <-t.C:
-			p.logf("%s did not stop within %s, killing it", p.cfg.Name, p.cfg.StopGrace)
-		case <-force:
-			p.logf("%s: stop deadline reached, killing it", p.cfg.Name)
-		}
 	}
 	if err := kill(c.cmd.Process); err != nil {
 		p.logf("%s: kill: %v", p.cfg.Name, err)
 	}
 	<-c.exited
+}
+
+// askToStop asks c to exit and waits until it has, StopGrace has passed
+// or force is closed, whichever comes first.
+func (p *Process) askToStop(c *child, force <-chan struct{}) {
+	if err := interrupt(c.cmd.Process); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		p.logf("%s: cannot ask it to stop (%v), killing it", p.cfg.Name, err)
+		return
+	}
+	t := time.NewTimer(p.cfg.StopGrace)
+	defer t.Stop()
+	select {
+	case <-c.exited:
+	case <-t.C:
+		p.logf("%s did not stop within %s, killing it", p.cfg.Name, p.cfg.StopGrace)
+	case <-force:
+		p.logf("%s: stop deadline reached, killing it", p.cfg.Name)
+	}
 }
 
 func (p *Process) setCurrent(c *child) {

@@ -925,3 +925,34 @@ func killParent(t *testing.T, cmd *exec.Cmd) {
 		t.Error("parent's Wait = nil, want it killed")
 	}
 }
+
+func TestKill(t *testing.T) {
+	t.Parallel()
+	cfg, _, rec := testConfig(t, "serve")
+	cfg.Restart = true
+	cfg.StopGrace = time.Minute // a request to stop would be waited for
+	p := start(t, cfg)
+	pid := p.PID()
+	began := time.Now()
+	p.Kill()
+	if d := time.Since(began); d > 10*time.Second {
+		t.Errorf("Kill returned after %s, want at once", d)
+	}
+	if !isClosed(p.Done()) {
+		t.Error("Done not closed after Kill")
+	}
+	if err := p.Err(); err != nil {
+		t.Errorf("Err() = %v after Kill, want nil", err)
+	}
+	if containsLine(p.Tail(), "serve: got signal") {
+		t.Errorf("Tail() = %q: the child was asked to stop, want it killed without asking", p.Tail())
+	}
+	if rec.contains("restarting") {
+		t.Errorf("log %q: a killed child was restarted", rec.lines)
+	}
+	waitGone(t, pid)
+	p.Kill() // again: returns at once
+	if err := p.Stop(t.Context()); err != nil {
+		t.Errorf("Stop after Kill: %v", err)
+	}
+}

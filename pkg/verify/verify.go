@@ -190,6 +190,7 @@ func Run(ctx context.Context, h *lab.Handle, bucket string) (rep Report, err err
 	}
 
 	// The modes, each with its own object and marker.
+	drives := len(labDrives(h))
 	ssecKey := make([]byte, 32)
 	rand.Read(ssecKey)
 	modes = []*mode{
@@ -202,6 +203,12 @@ func Run(ctx context.Context, h *lab.Handle, bucket string) (rep Report, err err
 		m.object = fmt.Sprintf("%s%s/%d-%s.txt", Prefix, run, i, slug(m.name))
 		m.marker = []byte("sselab-verify-marker-" + rand.Text())
 		m.body = []byte(fmt.Sprintf("sselab verify %s object\n%s\n", m.name, m.marker))
+		if drives > 1 {
+			// Erasure coding cuts an object into one shard per data
+			// drive: with the marker on enough lines, every shard holds
+			// whole markers, and plaintext on any drive would show.
+			m.body = append(m.body, bytes.Repeat(append(m.marker, '\n'), markerCopies)...)
+		}
 		var err error
 		switch {
 		case m.kmsKey != "":
@@ -264,7 +271,11 @@ func Run(ctx context.Context, h *lab.Handle, bucket string) (rep Report, err err
 		}
 	}
 	dataDir := h.Layout.MinIODataDir()
-	scan, scanErr := ScanDir(dataDir, markers)
+	scan, scanErr := ScanDrives(h.Layout.MinIODir(), labDrives(h), markers)
+	where := dataDir
+	if drives > 1 {
+		where = fmt.Sprintf("the %d drives in %s", drives, h.Layout.MinIODir())
+	}
 	for _, m := range modes {
 		switch {
 		case m.skip != "":
@@ -275,7 +286,7 @@ func Run(ctx context.Context, h *lab.Handle, bucket string) (rep Report, err err
 		case len(scan.Found[string(m.marker)]) > 0:
 			m.add("no plaintext on the drive", false, "marker %s found in plaintext in %s", m.marker, strings.Join(scan.Found[string(m.marker)], ", "))
 		default:
-			m.add("no plaintext on the drive", true, "marker not found in %d files (%s) under %s", scan.Files, size(scan.Bytes), dataDir)
+			m.add("no plaintext on the drive", true, "marker not found in %d files (%s) under %s", scan.Files, size(scan.Bytes), where)
 		}
 	}
 
@@ -468,6 +479,47 @@ type Scan struct {
 	// Found maps a marker to the files (relative to the scanned
 	// directory) that contain it.
 	Found map[string][]string
+}
+
+// markerCopies is how many more times the marker is in an object of a
+// lab of several drives: enough for a whole marker in each of up to 16
+// data shards.
+const markerCopies = 64
+
+// labDrives returns every drive of every MinIO node of the lab h.
+func labDrives(h *lab.Handle) []string {
+	var drives []string
+	for _, n := range h.State.Nodes {
+		drives = append(drives, n.Drives...)
+	}
+	if len(drives) == 0 {
+		drives = []string{h.Layout.MinIODataDir()}
+	}
+	return drives
+}
+
+// ScanDrives scans every drive like ScanDir, and reports the files as
+// relative to root (the directory that holds the drives).
+func ScanDrives(root string, drives []string, markers [][]byte) (Scan, error) {
+	all := Scan{Found: map[string][]string{}}
+	for _, d := range drives {
+		s, err := ScanDir(d, markers)
+		if err != nil {
+			return all, err
+		}
+		all.Files += s.Files
+		all.Bytes += s.Bytes
+		prefix, err := filepath.Rel(root, d)
+		if err != nil || strings.HasPrefix(prefix, "..") {
+			prefix = d
+		}
+		for m, files := range s.Found {
+			for _, f := range files {
+				all.Found[m] = append(all.Found[m], filepath.Join(prefix, f))
+			}
+		}
+	}
+	return all, nil
 }
 
 // scanChunk is how much of a file ScanDir holds in memory at once.
