@@ -138,7 +138,11 @@ func (h *Handle) S3() (*minio.Client, error) {
 // between a crash and its restart) and another node does; then that
 // node's. Any node of the cluster serves every bucket.
 func (h *Handle) S3Endpoint() string {
-	for _, n := range h.State.Nodes {
+	nodes := h.State.Nodes
+	if len(nodes) < 2 || nodes[0].PID != 0 {
+		return h.State.S3Endpoint
+	}
+	for _, n := range nodes[1:] {
 		if n.PID != 0 {
 			return n.S3Endpoint
 		}

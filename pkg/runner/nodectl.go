@@ -132,10 +132,22 @@ func (l *Lab) checkQuorumWithout(ctx context.Context, n *node, action string) er
 		return fmt.Errorf("runner: without MinIO node %d the cluster would lose its write quorum (each erasure set needs %d of its %d drives, and other nodes are down): writes would fail; pass --force to %s it anyway",
 			n.n, shape.WriteQuorum(), shape.SetSize(), action)
 	}
-	// Then what MinIO sees (a drive may be offline, too).
+	// Then what MinIO sees (a drive may be offline, too). The lab's own
+	// count says the cluster keeps its quorum, so a "no" may only mean
+	// that the nodes are still connecting to each other (right after up
+	// or a node's start): MinIO is asked again for a few seconds.
+	deadline := time.Now().Add(5 * time.Second)
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	ok, err := lab.ClusterHealth(ctx, l.http, n.s3URL, lab.QuorumWithout)
+	for err == nil && !ok && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+		ok, err = lab.ClusterHealth(ctx, l.http, n.s3URL, lab.QuorumWithout)
+	}
 	switch {
 	case err != nil:
 		return fmt.Errorf("runner: cannot tell whether the cluster keeps its write quorum without MinIO node %d (%w); pass --force to %s it anyway", n.n, err, action)
