@@ -56,6 +56,17 @@ func rotate(run int, fs ...func() error) error {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
+// Settle is how long a lab is left alone before its memory is sampled.
+const Settle = 5 * time.Second
+
+// Sleep waits d, or until ctx ends.
+func Sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
 // MeasureP1 times spawn-to-ready of `sselab up` on a fresh directory and
 // again on that directory, against a bare `minio server` with a static
 // key on a fresh directory, and against MinIO started as the manual setup

@@ -187,45 +187,113 @@ func (m *MinIO) Stop() error { return m.proc.stop() }
 
 // launchMinIO starts a bare MinIO without waiting for it.
 func launchMinIO(o MinIOOptions) (*MinIO, error) {
+	c, err := launchCluster(o, 1)
+	if err != nil {
+		return nil, err
+	}
+	return c.Nodes[0], nil
+}
+
+// Cluster is a bare MinIO of several server processes on this machine,
+// one drive each, as MinIO's own CI runs one (buildscripts/
+// verify-healing.sh): every process gets the same endpoint list.
+type Cluster struct {
+	// Nodes are its processes, node 1 first.
+	Nodes []*MinIO
+}
+
+// Endpoints are the nodes' S3 API URLs, node 1 first.
+func (c *Cluster) Endpoints() []string {
+	var e []string
+	for _, m := range c.Nodes {
+		e = append(e, m.Endpoint)
+	}
+	return e
+}
+
+// Stop stops every node, all at once, and returns the first error.
+func (c *Cluster) Stop() error {
+	errs := make(chan error, len(c.Nodes))
+	for _, m := range c.Nodes {
+		go func() { errs <- m.Stop() }()
+	}
+	var first error
+	for range c.Nodes {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// launchCluster starts n bare MinIO processes of one drive each without
+// waiting for them: one server for n = 1, else one cluster, node k's
+// drive in o.Dir/nodeK, all with the same credentials and KMS.
+func launchCluster(o MinIOOptions, n int) (*Cluster, error) {
 	if o.KeyName == "" {
 		o.KeyName = "bench-key"
 	}
-	port, err := FreePort()
-	if err != nil {
-		return nil, err
-	}
-	console, err := FreePort()
-	if err != nil {
-		return nil, err
+	if o.Key == "" && o.KES == nil {
+		o.Key = secret(32)
 	}
 	scheme := "http"
-	args := []string{"server", filepath.Join(o.Dir, "data"),
-		"--address", fmt.Sprint("127.0.0.1:", port), "--console-address", fmt.Sprint("127.0.0.1:", console)}
 	if o.CertsDir != "" {
 		scheme = "https"
-		args = append(args, "--certs-dir", o.CertsDir)
 	}
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("perf: %w", err)
 	}
-	m := &MinIO{Endpoint: fmt.Sprintf("%s://127.0.0.1:%d", scheme, port), User: "perfadmin", Password: secret(18), KeyName: o.KeyName}
+	user, password := "perfadmin", secret(18)
+	ports := make([]int, 2*n) // S3, then console, of each node
+	for i := range ports {
+		p, err := FreePort()
+		if err != nil {
+			return nil, err
+		}
+		ports[i] = p
+	}
+	drives := []string{filepath.Join(o.Dir, "data")}
+	if n > 1 {
+		drives = drives[:0]
+		for k := range n {
+			drives = append(drives, fmt.Sprintf("%s://127.0.0.1:%d%s", scheme, ports[2*k], filepath.ToSlash(filepath.Join(o.Dir, fmt.Sprintf("node%d", k+1)))))
+		}
+	}
 	// Secrets go through the environment, never argv.
-	env := []string{"MINIO_ROOT_USER=" + m.User, "MINIO_ROOT_PASSWORD=" + m.Password}
+	env := []string{"MINIO_ROOT_USER=" + user, "MINIO_ROOT_PASSWORD=" + password}
 	if o.KES != nil {
 		env = append(env, runner.KESEnv(o.KES.Target.Endpoint, o.KES.pki, o.KeyName)...)
 	} else {
-		if o.Key == "" {
-			o.Key = secret(32)
-		}
 		env = append(env, "MINIO_KMS_SECRET_KEY="+o.KeyName+":"+o.Key)
 	}
 	env = append(env, runner.QuietEnv()...)
-	m.proc, err = start(o.Binary, args, env, filepath.Join(o.Dir, "minio.log"))
-	if err != nil {
-		return nil, err
+	if n > 1 {
+		env = append(env, "MINIO_CI_CD=1") // several drives on the root disk
 	}
-	m.PID = m.proc.cmd.Process.Pid
-	return m, nil
+	c := &Cluster{}
+	for k := range n {
+		s3, console := fmt.Sprint("127.0.0.1:", ports[2*k]), fmt.Sprint("127.0.0.1:", ports[2*k+1])
+		args := append(append([]string{"server"}, drives...), "--address", s3, "--console-address", console)
+		if o.CertsDir != "" {
+			args = append(args, "--certs-dir", o.CertsDir)
+		}
+		nodeEnv, log := env, filepath.Join(o.Dir, "minio.log")
+		if n > 1 {
+			// As the lab does: in a container MinIO would otherwise wait
+			// forever for 127.0.0.1 to resolve to another address.
+			nodeEnv = append(append([]string(nil), env...), "_MINIO_SERVER_LOCAL="+s3)
+			log = filepath.Join(o.Dir, fmt.Sprintf("minio-%d.log", k+1))
+		}
+		m := &MinIO{Endpoint: scheme + "://" + s3, User: user, Password: password, KeyName: o.KeyName}
+		var err error
+		if m.proc, err = start(o.Binary, args, nodeEnv, log); err != nil {
+			c.Stop()
+			return nil, err
+		}
+		m.PID = m.proc.cmd.Process.Pid
+		c.Nodes = append(c.Nodes, m)
+	}
+	return c, nil
 }
 
 // client returns a minio-go client for m over transport.
@@ -349,10 +417,11 @@ func SpawnManualMinIO(ctx context.Context, binary, dir, certs string, kes *KES, 
 // freePortFlags are the `sselab up` flags that pick free ports.
 var freePortFlags = []string{"--address", "127.0.0.1:0", "--console-address", "127.0.0.1:0", "--kes-address", "127.0.0.1:0", "--web-address", "127.0.0.1:0"}
 
-// SpawnSselab runs `sselab up` on dir with minio, times it until it
-// prints that the lab is ready, and stops it (SIGTERM: MinIO, then KES).
-func SpawnSselab(ctx context.Context, sselab, minio, dir string) (time.Duration, error) {
-	cmd := exec.CommandContext(ctx, sselab, append([]string{"up", "--dir", dir}, freePortFlags...)...)
+// SpawnSselab runs `sselab up` on dir with minio and the extra flags,
+// times it until it prints that the lab is ready, and stops it (SIGTERM:
+// MinIO, then KES).
+func SpawnSselab(ctx context.Context, sselab, minio, dir string, extra ...string) (time.Duration, error) {
+	cmd := exec.CommandContext(ctx, sselab, append(append([]string{"up", "--dir", dir}, freePortFlags...), extra...)...)
 	cmd.Env = append(cleanEnv(), "SSELAB_MINIO="+minio)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -28,10 +28,10 @@ type Lab struct {
 	sselab, dir string
 }
 
-// StartLab starts a lab on dir in the background with minio and free
-// ports, and returns once it is ready.
-func StartLab(ctx context.Context, sselab, minio, dir string) (*Lab, error) {
-	cmd := exec.CommandContext(ctx, sselab, append([]string{"up", "--detach", "--dir", dir}, freePortFlags...)...)
+// StartLab starts a lab on dir in the background with minio, free ports
+// and the extra flags of `sselab up`, and returns once it is ready.
+func StartLab(ctx context.Context, sselab, minio, dir string, extra ...string) (*Lab, error) {
+	cmd := exec.CommandContext(ctx, sselab, append(append([]string{"up", "--detach", "--dir", dir}, freePortFlags...), extra...)...)
 	cmd.Env = append(cleanEnv(), "SSELAB_MINIO="+minio)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr // stdout holds the root password: not kept

@@ -11,10 +11,12 @@
 //	P4  resident memory of the sselab process, idle
 //	P5  `sselab bucket rekey` vs a plain CopyObject loop and vs
 //	    `mc cp --recursive --enc-kms`, objects per second and MiB/s
+//	P6  a lab of several nodes (`up --nodes 4`) vs as many bare MinIO
+//	    processes with a static key: spawn to ready, SSE-KMS S3, memory
 //
 // Usage:
 //
-//	go run ./internal/perf/cmd/perf [-runs 5] [-duration 3s] [-workers 8] [-only p1,p2,p3,p4,p5] [-p5-small 10000] [-p5-large 200] [-out FILE]
+//	go run ./internal/perf/cmd/perf [-runs 5] [-duration 3s] [-workers 8] [-only p1,p2,p3,p4,p5,p6] [-p5-small 10000] [-p5-large 200] [-p6-nodes 4] [-out FILE]
 //
 // With -only, the sections not measured are kept from the report being
 // replaced, marked with the date of the run that measured them.
@@ -54,6 +56,8 @@ type options struct {
 	// p5Small and p5Large are how many 4 KiB and 16 MiB objects P5
 	// re-encrypts.
 	p5Small, p5Large int
+	// p6Nodes is how many MinIO nodes P6's lab runs.
+	p6Nodes int
 }
 
 func main() {
@@ -62,14 +66,15 @@ func main() {
 	flag.IntVar(&o.runs, "runs", 5, "how many times each measure is taken")
 	flag.DurationVar(&o.duration, "duration", 3*time.Second, "how long each S3 and KES load phase runs")
 	flag.IntVar(&o.workers, "workers", 8, "concurrent workers of the S3 and KES load")
-	flag.StringVar(&only, "only", "p1,p2,p3,p4,p5", "the measures to take")
+	flag.StringVar(&only, "only", "p1,p2,p3,p4,p5,p6", "the measures to take")
+	flag.IntVar(&o.p6Nodes, "p6-nodes", 4, "how many MinIO nodes P6's lab runs")
 	flag.IntVar(&o.p5Small, "p5-small", 10000, "how many 4 KiB objects P5 re-encrypts")
 	flag.IntVar(&o.p5Large, "p5-large", 200, "how many 16 MiB objects P5 re-encrypts")
 	flag.StringVar(&o.out, "out", "", "the Markdown file to write (default: docs/PERFORMANCE.md in the module)")
 	flag.Parse()
 	o.only = strings.Split(strings.ToLower(only), ",")
-	if o.runs < 1 || o.duration <= 0 || o.workers < 1 || o.p5Small < 1 || o.p5Large < 1 || flag.NArg() > 0 {
-		fmt.Fprintln(os.Stderr, "perf: -runs, -workers, -p5-small and -p5-large must be at least 1, -duration positive, and no arguments; see -help")
+	if o.runs < 1 || o.duration <= 0 || o.workers < 1 || o.p5Small < 1 || o.p5Large < 1 || o.p6Nodes < 2 || flag.NArg() > 0 {
+		fmt.Fprintln(os.Stderr, "perf: -runs, -workers, -p5-small and -p5-large must be at least 1, -p6-nodes at least 2, -duration positive, and no arguments; see -help")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -144,6 +149,13 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (err error) {
 			problem("P5", err)
 		}
 	}
+	if want("p6") {
+		if s, err := perf.MeasureP6(ctx, env, o.p6Nodes); err != nil {
+			problem("P6", err)
+		} else {
+			rep.Sections = append(rep.Sections, s...)
+		}
+	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("interrupted; %s not written", o.out)
 	}
@@ -170,9 +182,6 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (err error) {
 	return nil
 }
 
-// settle is how long the lab is left alone before its memory is sampled.
-const settle = 5 * time.Second
-
 // withLab starts one lab and takes P4 (idle after start), P2, P3 and P4
 // (idle after the load) on it.
 func withLab(ctx context.Context, env perf.Env, rep *perf.Report, want func(string) bool, problem func(string, error)) error {
@@ -188,7 +197,7 @@ func withLab(ctx context.Context, env perf.Env, rep *perf.Report, want func(stri
 	pid := l.Handle.State.PID
 	var idleStart, idleLoad, minio perf.Series
 	if want("p4") {
-		sleep(ctx, settle)
+		perf.Sleep(ctx, perf.Settle)
 		if idleStart, _, err = perf.SampleRSS(ctx, pid, env.Runs, time.Second); err != nil {
 			problem("P4", err)
 		}
@@ -212,7 +221,7 @@ func withLab(ctx context.Context, env perf.Env, rep *perf.Report, want func(stri
 	if want("p4") && len(idleStart) > 0 {
 		var peak float64
 		if want("p2") || want("p3") {
-			sleep(ctx, 2*settle)
+			perf.Sleep(ctx, 2*perf.Settle)
 			idleLoad, peak, err = perf.SampleRSS(ctx, pid, env.Runs, time.Second)
 		} else {
 			_, peak, err = perf.SampleRSS(ctx, pid, 1, 0)
@@ -220,16 +229,9 @@ func withLab(ctx context.Context, env perf.Env, rep *perf.Report, want func(stri
 		if err != nil {
 			problem("P4", err)
 		}
-		rep.Sections = append(rep.Sections, perf.P4Section(idleStart, idleLoad, peak, minio, settle))
+		rep.Sections = append(rep.Sections, perf.P4Section(idleStart, idleLoad, peak, minio, perf.Settle))
 	}
 	return nil
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	select {
-	case <-ctx.Done():
-	case <-time.After(d):
-	}
 }
 
 // writeReport writes the Markdown report to path through a temporary
