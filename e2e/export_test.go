@@ -74,7 +74,7 @@ func TestExportFilesRunsWithoutSselab(t *testing.T) {
 			t.Errorf("export: %s missing (stdout %q)", f, r.stdout)
 		}
 	}
-	exportPrivate(t, out)
+	testtools.WantPrivateTree(t, out)
 	for _, f := range []string{"config/kes-config.yaml", "config/minio"} {
 		data, _ := os.ReadFile(filepath.Join(out, f))
 		if !bytes.HasPrefix(data, []byte("# Made by sselab")) || !bytes.Contains(data, []byte(dir)) {
@@ -175,31 +175,6 @@ func TestExportFilesRunsWithoutSselab(t *testing.T) {
 	b, err := mc.CombinedOutput()
 	if err != nil || strings.Count(string(b), "✔") != 2 || !strings.Contains(string(b), env["MINIO_KMS_KES_KEY_NAME"]) {
 		t.Errorf("mc admin kms key status on the exported deployment: %v\n%s\nwant encryption and decryption OK", err, b)
-	}
-}
-
-// exportPrivate fails the test unless every file under dir is 0600
-// (pod.sh 0700) and every directory 0700.
-func exportPrivate(t *testing.T, dir string) {
-	t.Helper()
-	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		want := os.FileMode(0o600)
-		switch {
-		case fi.IsDir():
-			want = os.ModeDir | 0o700
-		case filepath.Base(p) == "pod.sh":
-			want = 0o700
-		}
-		if fi.Mode() != want {
-			t.Errorf("%s has mode %v, want %v", p, fi.Mode(), want)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 }
 

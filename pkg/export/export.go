@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/sselab/sselab/internal/fsutil"
+	"github.com/sselab/sselab/pkg/kesserver"
 	"github.com/sselab/sselab/pkg/keystore"
 	"github.com/sselab/sselab/pkg/labdir"
 	"github.com/sselab/sselab/pkg/pki"
@@ -257,6 +258,8 @@ type writer struct {
 	written []string
 	notes   []string
 	t       target
+	// kes is the KES configuration files wrote.
+	kes kesserver.ServerFile
 }
 
 func newWriter(o Options, l *lab) (*writer, error) {

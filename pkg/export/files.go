@@ -224,6 +224,7 @@ func (w *writer) kesConfig() error {
 	if err != nil {
 		return err
 	}
+	w.kes = f
 	data, err := f.Marshal(append(w.header(),
 		"'kes server --config "+w.t.at(w.t.config, "kes-config.yaml")+"' reads it (KES v0.24.0).",
 		"Policy 'minio' allows exactly the routes MinIO calls, for MinIO's identity only; no admin identity.")...)
