@@ -63,10 +63,18 @@ func TestExportFilesRunsWithoutSselab(t *testing.T) {
 	put("s3/small.bin", 4096, sseS3, "AES256")
 	put("s3/multipart.bin", 6<<20, sseS3, "AES256")
 
+	// A running lab exports as well.
+	running := filepath.Join(t.TempDir(), "pod")
+	mustRun(t, "export", "--dir", dir, "--format", "podman", "--out", running)
+	if b, err := exec.Command("bash", "-n", filepath.Join(running, "pod.sh")).CombinedOutput(); err != nil {
+		t.Errorf("bash -n pod.sh: %v\n%s", err, b)
+	}
+
 	mustRun(t, "down", "--dir", dir)
 	waitGone(t, h.State.PID)
 	waitGone(t, h.State.MinIOPID)
 
+	exportBadInput(t, dir)
 	out := filepath.Join(t.TempDir(), "deploy")
 	r := mustRun(t, "export", "--dir", dir, "--format", "files", "--out", out, "--root", out)
 	for _, f := range []string{"certs/kes-server.cert", "certs/kes-server.key", "certs/minio-kes.cert", "certs/minio-kes.key", "certs/CAs/ca.cert", "config/kes-config.yaml", "config/minio"} {
@@ -175,6 +183,42 @@ func TestExportFilesRunsWithoutSselab(t *testing.T) {
 	b, err := mc.CombinedOutput()
 	if err != nil || strings.Count(string(b), "✔") != 2 || !strings.Contains(string(b), env["MINIO_KMS_KES_KEY_NAME"]) {
 		t.Errorf("mc admin kms key status on the exported deployment: %v\n%s\nwant encryption and decryption OK", err, b)
+	}
+}
+
+// exportBadInput runs 'sselab export' on bad input: each is refused with
+// one line and a non-zero exit, and nothing appears under --out or
+// beside it.
+func exportBadInput(t *testing.T, dir string) {
+	base := t.TempDir()
+	full := filepath.Join(base, "full")
+	if err := os.Mkdir(full, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	testtools.WriteFile(t, filepath.Join(full, "mine"), "mine")
+	out := filepath.Join(base, "out")
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--dir", dir, "--format", "helm", "--out", out}, 2, `unknown format "helm"`},
+		{[]string{"--dir", dir, "--format", "files", "--out", full}, 1, "is not empty"},
+		{[]string{"--dir", dir, "--format", "files", "--out", filepath.Join(base, "no", "out")}, 1, "does not exist"},
+		{[]string{"--dir", base, "--format", "files", "--out", out}, 1, "is not a lab"},
+		{[]string{"--dir", dir, "--format", "files", "--out", out, "--kms", "vault"}, 1, "no Vault endpoint"},
+		{[]string{"--dir", dir, "--format", "files", "--out", out, "--hostname", "not_a_name"}, 1, "not a valid DNS name"},
+	} {
+		r := sselab(t, append([]string{"export"}, tc.args...)...)
+		if r.code != tc.code || !strings.Contains(r.stderr, tc.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
+			t.Errorf("export %v: exit %d, stderr %q; want exit %d and one line with %q", tc.args, r.code, r.stderr, tc.code, tc.want)
+		}
+		if got := testtools.Entries(t, base); strings.Join(got, ",") != "full" {
+			t.Errorf("export %v left %v in %s", tc.args, got, base)
+		}
+		if got := testtools.Entries(t, full); strings.Join(got, ",") != "mine" {
+			t.Errorf("export %v changed the non-empty --out: %v", tc.args, got)
+		}
 	}
 }
 
