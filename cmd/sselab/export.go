@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/sselab/sselab/internal/passphrase"
 	"github.com/sselab/sselab/pkg/export"
 )
 
@@ -39,6 +40,10 @@ The upstream images minio/minio and minio/kes were withdrawn in 2026;
 the defaults (` + export.DefaultImageMinIO + `, ` + export.DefaultImageKES + `) are images you
 build; name your own with --image-minio and --image-kes.
 
+A sealed keystore (--sealed) is exported in clear, as 'kes server'
+needs it, with its passphrase (--passphrase-file, $SSELAB_PASSPHRASE or a
+prompt).
+
 Every file is private (0600, directories 0700): the export holds the
 root credentials, private keys and, for a file keystore, the keys.
 Nothing is written under --out unless the whole export succeeds.
@@ -51,10 +56,10 @@ Examples:
   sselab export --format files --out /srv/lab --root /srv/lab
 `
 
-func runExport(_ context.Context, args []string, stdout, _ io.Writer) error {
+func runExport(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	var (
-		dir string
-		o   export.Options
+		dir, passFile string
+		o             export.Options
 	)
 	fs := newFlags("export", &dir)
 	fs.StringVar(&o.Format, "format", "", "the `FORMAT` to write: "+strings.Join(export.Formats, ", "))
@@ -66,6 +71,7 @@ func runExport(_ context.Context, args []string, stdout, _ io.Writer) error {
 	fs.StringVar(&o.Root, "root", "", "the absolute `PATH` the files live at on the target (default: /certs, /etc/default, ...)")
 	fs.BoolVar(&o.Force, "force", false, "replace a non-empty --out")
 	fs.BoolVar(&o.IncludeSecrets, "include-secrets", false, "write the Vault AppRole secret in clear instead of ${"+export.VaultSecretEnv+"}")
+	fs.StringVar(&passFile, "passphrase-file", "", "for a sealed lab: read its keystore's passphrase from `FILE` (else $"+passphrase.EnvVar+", else a prompt); the keys are written in clear")
 	if err := parse(fs, args, &dir); err != nil {
 		return err
 	}
@@ -78,6 +84,9 @@ func runExport(_ context.Context, args []string, stdout, _ io.Writer) error {
 		return usageError{fmt.Errorf("--out DIR is required")}
 	}
 	o.Dir = dir
+	o.Passphrase = func() ([]byte, error) {
+		return passphrase.Source{File: passFile, Prompt: stderr}.Read("Passphrase of the lab's sealed keystore: ")
+	}
 	var err error
 	if o.Out, err = filepath.Abs(o.Out); err != nil {
 		return fmt.Errorf("--out: %w", err)

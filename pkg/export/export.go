@@ -84,6 +84,10 @@ type Options struct {
 	// IncludeSecrets writes the Vault AppRole secret in clear instead of
 	// a ${VAR} reference.
 	IncludeSecrets bool
+	// Passphrase returns the passphrase of a sealed keystore, whose keys
+	// the export writes in clear for 'kes server'; nil refuses a sealed
+	// lab. It is called only for one.
+	Passphrase func() ([]byte, error)
 	// Made names the program for the header of every file, e.g.
 	// "sselab v1.2.0".
 	Made string
@@ -108,6 +112,7 @@ type lab struct {
 	creds    labdir.Credentials
 	pki      *pki.PKI
 	kms      string // keystore.KindFS or keystore.KindVault
+	sealed   bool   // kms is fs, the keys come from the lab's sealed keystore
 }
 
 // Run checks o and the lab, then writes the export to o.Out.
@@ -210,8 +215,10 @@ func readLab(o Options) (*lab, error) {
 		return nil, fmt.Errorf("export: --kms vault: the lab in %s keeps its keys in its %s keystore, not in Vault, so it has no Vault endpoint, engine or AppRole to export; start a lab with 'sselab up --kms vault' or export with --kms fs", o.Dir, kind)
 	case o.KMS == keystore.KindFS && kind == keystore.KindVault:
 		return nil, fmt.Errorf("export: --kms fs: the lab's keys are in Vault (%s), so a file keystore would hold none of them; export with --kms vault", l.settings.Vault.Endpoint)
+	case kind == keystore.KindSealed && o.Passphrase == nil:
+		return nil, fmt.Errorf("export: the lab's keystore is sealed under a passphrase, and 'kes server' reads keys in clear only: give the passphrase (--passphrase-file, $SSELAB_PASSPHRASE or a prompt) to export them in clear")
 	case kind == keystore.KindSealed:
-		return nil, fmt.Errorf("export: the lab's keystore is sealed under a passphrase and 'kes server' cannot read it; export from a copy of the lab converted back to a file keystore, or use Vault")
+		l.sealed, kind = true, keystore.KindFS
 	case kind == keystore.KindKESConfig:
 		return nil, fmt.Errorf("export: the lab runs with its own KES configuration (%s); that file already is the KES side of the deployment", l.settings.KESConfig)
 	case kind != keystore.KindFS && kind != keystore.KindVault:

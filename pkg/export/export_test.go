@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/sselab/sselab/internal/testtools"
+	"github.com/sselab/sselab/pkg/kesserver"
 	"github.com/sselab/sselab/pkg/keystore"
 	"github.com/sselab/sselab/pkg/labdir"
 	"github.com/sselab/sselab/pkg/pki"
@@ -23,7 +24,10 @@ import (
 	"github.com/sselab/sselab/pkg/vault"
 )
 
-const testSecret = "approle-secret-4f1d"
+const (
+	testSecret     = "approle-secret-4f1d"
+	testPassphrase = "correct horse battery"
+)
 
 // fakeLab makes a stopped lab's directory of the kind given: its PKI,
 // settings, credentials and keystore, as 'sselab up' leaves them.
@@ -46,6 +50,12 @@ func fakeLab(t *testing.T, kind string) string {
 		must(t, os.WriteFile(l.VaultSecretFile(), []byte(testSecret+"\n"), 0o600))
 	case keystore.KindSealed:
 		s.KMS = keystore.KindSealed
+		pass := []byte(testPassphrase)
+		must(t, kesserver.CreateSealedKeyStore(l.SealedKeyStoreDir(), pass, kesserver.KDFParams{Time: 1, MemoryKiB: 64, Threads: 1}))
+		store, err := kesserver.OpenSealedKeyStore(t.Context(), l.SealedKeyStoreDir(), pass)
+		must(t, err)
+		must(t, store.Create(t.Context(), "lab-key", []byte("sealed-key-bytes")))
+		store.Close()
 	}
 	must(t, labdir.WriteJSON(l.SettingsFile(), s))
 	must(t, labdir.WriteJSON(l.CredentialsFile(), labdir.Credentials{RootUser: "root-user", RootPassword: "root-password-123"}))
@@ -243,6 +253,25 @@ func TestVaultSecret(t *testing.T) {
 			t.Errorf("got %v", err)
 		}
 	})
+}
+
+// TestSealed: a sealed lab exports its keys in clear given the
+// passphrase, and is refused without it or with a wrong one.
+func TestSealed(t *testing.T) {
+	lab := fakeLab(t, keystore.KindSealed)
+	pass := func(p string) func() ([]byte, error) { return func() ([]byte, error) { return []byte(p), nil } }
+	out := filepath.Join(t.TempDir(), "deploy")
+	run(t, Options{Dir: lab, Out: out, Format: Files, Passphrase: pass(testPassphrase)})
+	if got := read(t, filepath.Join(out, "kes", "keys", "lab-key")); got != "sealed-key-bytes" {
+		t.Errorf("the unsealed key: got %q", got)
+	}
+	wrong := filepath.Join(t.TempDir(), "wrong")
+	if _, err := Run(Options{Dir: lab, Out: wrong, Format: Files, Passphrase: pass("not it at all")}); err == nil {
+		t.Error("a wrong passphrase exported the keys")
+	}
+	if _, err := os.Stat(wrong); err == nil {
+		t.Error("a wrong passphrase left --out behind")
+	}
 }
 
 func grepTree(t *testing.T, dir, s string) bool {

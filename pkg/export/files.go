@@ -237,6 +237,9 @@ func (w *writer) kesConfig() error {
 // copyKeys copies the lab's file keystore: the keys in it serve the
 // lab's drive.
 func (w *writer) copyKeys() error {
+	if w.lab.sealed {
+		return w.unsealKeys()
+	}
 	dir := w.lab.layout.KeyStoreDir()
 	entries, err := os.ReadDir(dir)
 	if err != nil {
