@@ -32,13 +32,24 @@ import (
 // server --config' and the real 'minio server' on the exported
 // environment file, no sselab process involved, on a copy of the lab's
 // drive where MINIO_VOLUMES points; every object reads back identical,
-// and 'mc admin kms key status' is green.
+// and 'mc admin kms key status' is green. A sealed lab does the same,
+// its keys exported in clear with its passphrase.
 func TestExportFilesRunsWithoutSselab(t *testing.T) {
 	requireLinux(t)
+	t.Run("fs", func(t *testing.T) { exportRoundTrip(t) })
+	t.Run("sealed", func(t *testing.T) {
+		t.Setenv("SSELAB_PASSPHRASE", "correct horse battery staple") // up and export read it
+		exportRoundTrip(t, "--sealed")
+	})
+}
+
+// exportRoundTrip is TestExportFilesRunsWithoutSselab on a lab started
+// with upArgs.
+func exportRoundTrip(t *testing.T, upArgs ...string) {
 	ctx := t.Context()
 	dir := filepath.Join(t.TempDir(), "lab")
 	s3Addr, kesAddr, uiAddr := testtools.FreeAddr(t), testtools.FreeAddr(t), testtools.FreeAddr(t)
-	h := upDetached(t, dir, "--address", s3Addr, "--kes-address", kesAddr, "--console-address", uiAddr)
+	h := upDetached(t, dir, append([]string{"--address", s3Addr, "--kes-address", kesAddr, "--console-address", uiAddr}, upArgs...)...)
 	s3, err := h.S3()
 	if err != nil {
 		t.Fatal(err)
