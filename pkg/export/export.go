@@ -143,6 +143,9 @@ func Run(o Options) (Result, error) {
 	case Kubernetes:
 		err = w.kubernetes()
 	}
+	if err == nil {
+		err = w.readme()
+	}
 	if err != nil {
 		return Result{}, err
 	}
@@ -313,6 +316,27 @@ func (w *writer) write(rel string, data []byte, perm fs.FileMode) error {
 	}
 	w.written = append(w.written, rel)
 	return nil
+}
+
+// readme writes README.txt: what made the export and from which lab, for
+// the files that cannot carry a comment (certificates, keys), the files,
+// and what to do before it runs.
+func (w *writer) readme() error {
+	files := slices.Sorted(slices.Values(w.written))
+	var b strings.Builder
+	b.WriteString(w.commented(""))
+	fmt.Fprintf(&b, "\nKES listens on %s; MinIO reaches it at %s. MinIO's S3 port is %s, its console %s.\n", w.t.kesListen, w.t.kesEndpoint, w.t.s3Port, w.t.consolePort)
+	b.WriteString("Every file here comes from that lab; certificates and keys carry no comment of their own.\n\nFiles:\n")
+	for _, f := range files {
+		b.WriteString("  " + f + "\n")
+	}
+	if len(w.notes) > 0 {
+		b.WriteString("\nBefore it runs:\n")
+		for _, n := range w.notes {
+			b.WriteString("  - " + n + "\n")
+		}
+	}
+	return w.write("README.txt", []byte(b.String()), privatePerm)
 }
 
 // publish moves the finished export to Out.

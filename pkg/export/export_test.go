@@ -147,7 +147,7 @@ func TestFiles(t *testing.T) {
 	lab := fakeLab(t, keystore.KindFS)
 	out := filepath.Join(t.TempDir(), "deploy")
 	r := run(t, Options{Dir: lab, Out: out, Format: Files, Root: out, Hostname: "S3.Example.org.", Made: "sselab test"})
-	want := []string{"certs/CAs/ca.cert", "certs/kes-server.cert", "certs/kes-server.key", "certs/minio-kes.cert", "certs/minio-kes.key",
+	want := []string{"README.txt", "certs/CAs/ca.cert", "certs/kes-server.cert", "certs/kes-server.key", "certs/minio-kes.cert", "certs/minio-kes.key",
 		"certs/minio/CAs/ca.crt", "certs/minio/private.key", "certs/minio/public.crt", "config/kes-config.yaml", "config/minio", "kes/keys/lab-key"}
 	if !slices.Equal(r.Files, want) {
 		t.Errorf("files: got %v\nwant %v", r.Files, want)
@@ -187,6 +187,9 @@ func TestFiles(t *testing.T) {
 		if !strings.Contains(env, line+"\n") {
 			t.Errorf("config/minio lacks %q:\n%s", line, env)
 		}
+	}
+	if s := read(t, filepath.Join(out, "README.txt")); !strings.HasPrefix(s, "Made by sselab test export --format files on 2026-12-01T08:00:00Z\nfrom the lab in "+lab+"\n") || !strings.Contains(s, "  certs/kes-server.key\n") {
+		t.Errorf("README.txt:\n%s", s)
 	}
 	for _, f := range []string{"config/minio", "config/kes-config.yaml"} {
 		if s := read(t, filepath.Join(out, f)); !strings.HasPrefix(s, "# Made by sselab test export --format files on 2026-12-01T08:00:00Z\n# from the lab in "+lab+"\n") {
@@ -274,6 +277,26 @@ func TestSealed(t *testing.T) {
 	}
 }
 
+// wantHeaders fails unless every file of r but certificates, keys and
+// the keystore says in its first lines what made it and from which lab.
+func wantHeaders(t *testing.T, r Result, lab string) {
+	t.Helper()
+	checked := 0
+	for _, f := range r.Files {
+		if strings.HasPrefix(f, "certs/") || strings.HasPrefix(f, dirKeys+"/") {
+			continue
+		}
+		head := strings.Join(strings.SplitN(read(t, filepath.Join(r.Out, f)), "\n", 4)[:3], "\n")
+		if !strings.Contains(head, "Made by sselab") || !strings.Contains(head, "from the lab in "+lab) {
+			t.Errorf("%s does not begin by saying what made it and from which lab:\n%s", f, head)
+		}
+		checked++
+	}
+	if checked < 3 {
+		t.Errorf("only %d files checked for a header in %v", checked, r.Files)
+	}
+}
+
 func grepTree(t *testing.T, dir, s string) bool {
 	t.Helper()
 	found := false
@@ -288,7 +311,8 @@ func grepTree(t *testing.T, dir, s string) bool {
 
 func TestPodman(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "deploy")
-	run(t, Options{Dir: fakeLab(t, keystore.KindFS), Out: out, Format: Podman, ImageKES: "registry.example.org/kes:v0.24.0"})
+	lab := fakeLab(t, keystore.KindFS)
+	wantHeaders(t, run(t, Options{Dir: lab, Out: out, Format: Podman, ImageKES: "registry.example.org/kes:v0.24.0"}), lab)
 	script := filepath.Join(out, "pod.sh")
 	if _, err := exec.LookPath("bash"); err != nil {
 		t.Skip("no bash to check pod.sh with")
@@ -314,7 +338,8 @@ func TestPodman(t *testing.T) {
 
 func TestCompose(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "deploy")
-	run(t, Options{Dir: fakeLab(t, keystore.KindFS), Out: out, Format: Compose})
+	lab := fakeLab(t, keystore.KindFS)
+	wantHeaders(t, run(t, Options{Dir: lab, Out: out, Format: Compose}), lab)
 	data := read(t, filepath.Join(out, "compose.yaml"))
 	var f composeFile
 	dec := yaml.NewDecoder(strings.NewReader(data))
@@ -357,7 +382,7 @@ func TestCompose(t *testing.T) {
 func TestKubernetes(t *testing.T) {
 	lab := fakeLab(t, keystore.KindVault)
 	out := filepath.Join(t.TempDir(), "deploy")
-	run(t, Options{Dir: lab, Out: out, Format: Kubernetes})
+	wantHeaders(t, run(t, Options{Dir: lab, Out: out, Format: Kubernetes}), lab)
 	dec := yaml.NewDecoder(bytes.NewReader([]byte(read(t, filepath.Join(out, "tenant.yaml")))))
 	dec.KnownFields(true)
 	secrets := map[string]k8sObject{}
