@@ -21,7 +21,9 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/minio/minio-go/v7/pkg/encrypt"
 
+	"github.com/sselab/sselab/internal/fakevault"
 	"github.com/sselab/sselab/internal/testtools"
+	"github.com/sselab/sselab/pkg/export"
 	"github.com/sselab/sselab/pkg/labdir"
 )
 
@@ -36,16 +38,27 @@ import (
 // its keys exported in clear with its passphrase.
 func TestExportFilesRunsWithoutSselab(t *testing.T) {
 	requireLinux(t)
-	t.Run("fs", func(t *testing.T) { exportRoundTrip(t) })
+	t.Run("fs", func(t *testing.T) { exportRoundTrip(t, nil) })
 	t.Run("sealed", func(t *testing.T) {
 		t.Setenv("SSELAB_PASSPHRASE", "correct horse battery staple") // up and export read it
-		exportRoundTrip(t, "--sealed")
+		exportRoundTrip(t, nil, "--sealed")
+	})
+	t.Run("vault", func(t *testing.T) {
+		vl := startFakeVault(t, fakevault.Options{Mounts: map[string]int{"kv": 2}})
+		secret, err := os.ReadFile(vl.secretFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The export references the AppRole secret: KES gets it from its
+		// environment, as the export's note says.
+		exportRoundTrip(t, []string{export.VaultSecretEnv + "=" + strings.TrimSpace(string(secret))}, vl.args...)
 	})
 }
 
 // exportRoundTrip is TestExportFilesRunsWithoutSselab on a lab started
-// with upArgs.
-func exportRoundTrip(t *testing.T, upArgs ...string) {
+// with upArgs; the exported kes server runs with kesEnv added to the
+// test's environment.
+func exportRoundTrip(t *testing.T, kesEnv []string, upArgs ...string) {
 	ctx := t.Context()
 	dir := filepath.Join(t.TempDir(), "lab")
 	s3Addr, kesAddr, uiAddr := testtools.FreeAddr(t), testtools.FreeAddr(t), testtools.FreeAddr(t)
@@ -85,7 +98,9 @@ func exportRoundTrip(t *testing.T, upArgs ...string) {
 	waitGone(t, h.State.PID)
 	waitGone(t, h.State.MinIOPID)
 
-	exportBadInput(t, dir)
+	if len(upArgs) == 0 {
+		exportBadInput(t, dir) // an fs lab: --kms vault is bad input for it
+	}
 	out := filepath.Join(t.TempDir(), "deploy")
 	r := mustRun(t, "export", "--dir", dir, "--format", "files", "--out", out, "--root", out)
 	for _, f := range []string{"certs/kes-server.cert", "certs/kes-server.key", "certs/minio-kes.cert", "certs/minio-kes.key", "certs/CAs/ca.cert", "config/kes-config.yaml", "config/minio"} {
@@ -110,7 +125,7 @@ func exportRoundTrip(t *testing.T, upArgs ...string) {
 	copyTree(t, h.Layout.MinIODataDir(), env["MINIO_VOLUMES"])
 
 	logs := t.TempDir()
-	startProc(t, filepath.Join(logs, "kes.log"), nil, testtools.KESCLI(t), "server", "--config", filepath.Join(out, "config", "kes-config.yaml"))
+	startProc(t, filepath.Join(logs, "kes.log"), append(os.Environ(), kesEnv...), testtools.KESCLI(t), "server", "--config", filepath.Join(out, "config", "kes-config.yaml"))
 	clientCert, err := tls.LoadX509KeyPair(env["MINIO_KMS_KES_CERT_FILE"], env["MINIO_KMS_KES_KEY_FILE"])
 	if err != nil {
 		t.Fatal(err)
