@@ -43,6 +43,9 @@ func (w *writer) kesArgs() []string {
 // imageNote is said wherever an image is named.
 const imageNote = "The upstream images minio/minio and minio/kes were withdrawn in 2026: the images are --image-minio and --image-kes (build them, or use a registry of your own)."
 
+// ownerNote says who may read the export's private files in a container.
+const ownerNote = "the files are yours with mode 0600: rootless Podman (and Docker with user namespaces) maps you to the containers' root; an image that runs as another user needs the files chowned to it, or --userns=keep-id"
+
 // podman writes pod.sh: the procedure's 'podman pod create' and 'podman
 // run' commands, corrected.
 func (w *writer) podman() error {
@@ -77,6 +80,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 	fmt.Fprintf(&b, "podman volume exists minio-data || podman volume create minio-data\n")
 	fmt.Fprintf(&b, "podman run -d --pod %s --name minio --restart=on-failure \\\n  --env-file \"$here/%s\" \\\n%s  -v minio-data:%s:Z \\\n  \"$IMAGE_MINIO\" %s\n",
 		podName, fileMinIOEnv, vol(minioMounts), w.t.data, strings.Join(w.minioArgs(), " "))
+	w.notes = append(w.notes, ownerNote)
 	return w.write("pod.sh", []byte(b.String()), 0o700)
 }
 
@@ -166,5 +170,6 @@ func (w *writer) compose() error {
 	if err := enc.Encode(f); err != nil {
 		return fmt.Errorf("export: compose: %w", err)
 	}
+	w.notes = append(w.notes, ownerNote, "the minio service's healthcheck runs 'mc ready local' inside the MinIO image: an image without mc needs another test")
 	return w.write("compose.yaml", b.Bytes(), privatePerm)
 }

@@ -3,6 +3,7 @@ package kesserver
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/minio/kes"
@@ -143,10 +144,16 @@ func (m yamlMap) addIf(key, value string) yamlMap {
 
 func (m yamlMap) node() *yaml.Node { return m.n }
 
-// scalar is a string value; yaml quotes it where YAML would read it as
-// something else ("on", "1h").
+// scalar is a string value. Words that YAML 1.1 reads as booleans are
+// quoted ("on", as KES's own examples write it), so that no parser takes
+// them for true or false.
 func scalar(s string) *yaml.Node {
-	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s}
+	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s}
+	switch strings.ToLower(s) {
+	case "on", "off", "yes", "no", "y", "n", "true", "false":
+		n.Style = yaml.DoubleQuotedStyle
+	}
+	return n
 }
 
 func sequence(items ...string) *yaml.Node {

@@ -41,6 +41,9 @@ func TestServerFileParsesAsKES(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if !strings.Contains(string(data), `auth: "on"`) {
+				t.Errorf("tls.auth not quoted:\n%s", data)
+			}
 			if !strings.HasPrefix(string(data), "# made by a test\n") {
 				t.Errorf("header missing:\n%s", data)
 			}
