@@ -124,6 +124,9 @@ func Run(o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	if within(o.Out, o.Dir) || within(o.Dir, o.Out) {
+		return Result{}, fmt.Errorf("export: --out %s overlaps the lab directory %s; choose a directory outside it", o.Out, o.Dir)
+	}
 	if err := checkOut(o.Out, o.Force); err != nil {
 		return Result{}, err
 	}
@@ -194,6 +197,12 @@ func (o *Options) check() error {
 		o.Now = time.Now()
 	}
 	return nil
+}
+
+// within reports whether path is dir or inside it.
+func within(path, dir string) bool {
+	rel, err := filepath.Rel(filepath.Clean(dir), filepath.Clean(path))
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // readLab reads the lab in o.Dir and settles the keystore to export.

@@ -113,6 +113,9 @@ func TestBadInput(t *testing.T) {
 		{"ip hostname", Options{Dir: fsLab, Out: out, Format: Files, Hostname: "10.0.0.1"}, "not a valid DNS name"},
 		{"relative root", Options{Dir: fsLab, Out: out, Format: Files, Root: "srv/lab"}, "not an absolute path"},
 		{"sealed lab", Options{Dir: sealedLab, Out: out, Format: Files}, "sealed"},
+		{"out is the lab", Options{Dir: fsLab, Out: fsLab, Format: Files, Force: true}, "overlaps the lab directory"},
+		{"out in the lab", Options{Dir: fsLab, Out: filepath.Join(fsLab, "export"), Format: Files}, "overlaps the lab directory"},
+		{"out holds the lab", Options{Dir: fsLab, Out: filepath.Dir(fsLab), Format: Files, Force: true}, "overlaps the lab directory"},
 		{"kubernetes with fs keys", Options{Dir: fsLab, Out: out, Format: Kubernetes}, "needs the keys in Vault"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -135,6 +138,16 @@ func TestBadInput(t *testing.T) {
 				t.Error("the refusal changed a non-empty --out")
 			}
 		})
+	}
+	if _, err := os.Stat(filepath.Join(fsLab, "settings.json")); err != nil {
+		t.Fatalf("the lab is damaged after the refusals: %v", err)
+	}
+	if os.Geteuid() != 0 { // root writes anywhere
+		ro := filepath.Join(t.TempDir(), "ro")
+		must(t, os.Mkdir(ro, 0o500))
+		if _, err := Run(Options{Dir: fsLab, Out: filepath.Join(ro, "out"), Format: Files}); err == nil || !strings.Contains(err.Error(), "cannot be written") {
+			t.Errorf("--out in a read-only directory: got %v", err)
+		}
 	}
 	// --force replaces a non-empty directory.
 	run(t, Options{Dir: fsLab, Out: full, Format: Files, Force: true})
