@@ -174,6 +174,12 @@ func exportRoundTrip(t *testing.T, kesEnv []string, upArgs ...string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// /minio/health/ready can answer before the object layer serves:
+	// wait for S3 itself.
+	eventually(t, "the exported MinIO serves S3", time.Minute, func() error {
+		_, err := exp.ListBuckets(ctx)
+		return err
+	})
 	n := 0
 	for obj := range exp.ListObjects(ctx, labdir.DefaultBucket, minio.ListObjectsOptions{Recursive: true}) {
 		if obj.Err != nil {

@@ -3,6 +3,7 @@ package export
 import (
 	"bytes"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,7 +46,9 @@ func fakeLab(t *testing.T, kind string) string {
 		must(t, os.WriteFile(filepath.Join(l.KeyStoreDir(), ".tmp-x-1"), []byte("half"), 0o600))
 	case keystore.KindVault:
 		s.KMS = keystore.KindVault
-		s.Vault = &vault.Config{Endpoint: "https://vault.example.org:8200", Engine: "kv", KVVersion: "v2", Prefix: "lab", AppRole: &vault.AppRole{Engine: "approle", ID: "role-id-1"}}
+		vaultCA := filepath.Join(t.TempDir(), "vault-ca.pem")
+		must(t, os.WriteFile(vaultCA, []byte("vault CA PEM\n"), 0o600))
+		s.Vault = &vault.Config{Endpoint: "https://vault.example.org:8200", Engine: "kv", KVVersion: "v2", Prefix: "lab", CAFile: vaultCA, AppRole: &vault.AppRole{Engine: "approle", ID: "role-id-1"}}
 		must(t, os.MkdirAll(filepath.Dir(l.VaultSecretFile()), 0o700))
 		must(t, os.WriteFile(l.VaultSecretFile(), []byte(testSecret+"\n"), 0o600))
 	case keystore.KindSealed:
@@ -431,6 +434,14 @@ func TestKubernetes(t *testing.T) {
 	t.Setenv(VaultSecretEnv, "x")
 	file, err := kesconf.ReadFile(conf)
 	must(t, err)
+	if kesCA := secrets[k.ClientCertSecret.Name].StringData; kesCA["ca.crt"] == "" || file.TLS.CAPath != "/tmp/kes/ca.crt" {
+		t.Errorf("KES pods get no lab CA at %s from clientCertSecret %s", file.TLS.CAPath, k.ClientCertSecret.Name)
+	} else if v := file.KeyStore.(*kesconf.VaultKeyStore); kesCA["vault-ca.crt"] != "vault CA PEM\n" || v.CAPath != "/tmp/kes/vault-ca.crt" {
+		t.Errorf("KES pods get no Vault CA: secret %v, config %q", slices.Collect(maps.Keys(kesCA)), v.CAPath)
+	}
+	if read(t, filepath.Join(out, "certs", "vault-ca.cert")) != "vault CA PEM\n" {
+		t.Error("the files lack Vault's CA")
+	}
 	if file.TLS.Certificate != "/tmp/kes/server.crt" || !slices.Equal(file.Policies[runner.PolicyMinIO].Allow, runner.MinIORoutes) {
 		t.Errorf("server-config.yaml: tls %+v policy %+v", file.TLS, file.Policies)
 	}

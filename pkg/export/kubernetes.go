@@ -15,17 +15,21 @@ import (
 // Secrets, in the namespace k8sNamespace (the server certificates carry
 // the service names there).
 const (
-	tenantName       = "sselab"
-	k8sNamespace     = "default"
-	secretEnv        = tenantName + "-env-configuration"
-	secretKESConfig  = tenantName + "-kes-configuration"
-	secretKESTLS     = tenantName + "-kes-tls"
-	secretMinIOKES   = tenantName + "-minio-kes-client"
-	secretMinIOTLS   = tenantName + "-minio-tls"
-	secretCA         = tenantName + "-ca"
-	secretVault      = tenantName + "-vault-approle"
-	kesConfigKey     = "server-config.yaml" // the key the Operator reads in kesSecret
-	operatorKESCerts = "/tmp/kes"           // where the Operator mounts KES's certificates
+	tenantName      = "sselab"
+	k8sNamespace    = "default"
+	secretEnv       = tenantName + "-env-configuration"
+	secretKESConfig = tenantName + "-kes-configuration"
+	secretKESTLS    = tenantName + "-kes-tls"
+	secretMinIOKES  = tenantName + "-minio-kes-client"
+	secretMinIOTLS  = tenantName + "-minio-tls"
+	secretCA        = tenantName + "-ca"
+	secretKESCA     = tenantName + "-kes-ca"
+	secretVault     = tenantName + "-vault-approle"
+	kesConfigKey    = "server-config.yaml" // the key the Operator reads in kesSecret
+	// operatorKESCerts is where the Operator's KES pods see kesSecret,
+	// their server certificate (server.crt, server.key) and, key by
+	// key, the Secret spec.kes.clientCertSecret names.
+	operatorKESCerts = "/tmp/kes"
 )
 
 // k8sHosts are the names MinIO and KES have in the Tenant's namespace.
@@ -164,15 +168,23 @@ func (w *writer) kubernetes() error {
 		return err
 	}
 
-	// The KES configuration as the Operator's KES pods see it: their
-	// certificates under /tmp/kes, MinIO's client certificate's CA.
+	// The KES configuration as the Operator's KES pods see it. The lab
+	// CA (to verify MinIO's client certificate) and Vault's CA reach
+	// them through spec.kes.clientCertSecret, which the Operator mounts
+	// key by key beside the server certificate.
 	f := w.kes
 	v := *f.Vault
 	f.Vault = &v
 	f.Address = "0.0.0.0:7373"
 	f.KeyFile, f.CertFile, f.CAFile = operatorKESCerts+"/server.key", operatorKESCerts+"/server.crt", operatorKESCerts+"/ca.crt"
-	if f.Vault.CAFile != "" {
-		w.notes = append(w.notes, "Vault's CA (certs/vault-ca.cert) must reach the KES pods: add it to the KES image or a Secret the pods mount, and set keystore.vault.tls.ca in "+secretKESConfig)
+	kesCA := map[string]string{"ca.crt": ca}
+	if w.lab.settings.Vault.CAFile != "" {
+		vaultCA, err := read(w.lab.settings.Vault.CAFile)
+		if err != nil {
+			return err
+		}
+		kesCA["vault-ca.crt"] = vaultCA
+		f.Vault.CAFile = operatorKESCerts + "/vault-ca.crt"
 	}
 	kesConfig, err := f.Marshal(w.header()...)
 	if err != nil {
@@ -189,6 +201,7 @@ func (w *writer) kubernetes() error {
 		{APIVersion: "v1", Kind: "Secret", Metadata: w.k8sMeta(secretKESConfig), Type: "Opaque", StringData: map[string]string{kesConfigKey: string(kesConfig)}},
 		kesTLS, minioTLS, minioKES,
 		{APIVersion: "v1", Kind: "Secret", Metadata: w.k8sMeta(secretCA), Type: "Opaque", StringData: map[string]string{"ca.crt": ca}},
+		{APIVersion: "v1", Kind: "Secret", Metadata: w.k8sMeta(secretKESCA), Type: "Opaque", StringData: kesCA},
 	}
 	spec := &tenantSpec{
 		Image:                    w.o.ImageMinIO,
@@ -202,7 +215,7 @@ func (w *writer) kubernetes() error {
 			Image:              w.o.ImageKES,
 			KESSecret:          nameRef{secretKESConfig},
 			ExternalCertSecret: certRef{secretKESTLS, "kubernetes.io/tls"},
-			ClientCertSecret:   certRef{secretMinIOKES, "kubernetes.io/tls"},
+			ClientCertSecret:   certRef{secretKESCA, "Opaque"},
 			KeyName:            key,
 		},
 	}
