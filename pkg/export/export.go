@@ -214,6 +214,17 @@ func readLab(o Options) (*lab, error) {
 		}
 		return nil, fmt.Errorf("export: %w", err)
 	}
+	// A lab of several MinIO nodes or drives (settings.json's "shape")
+	// is an erasure-coded cluster: one MINIO_VOLUMES drive cannot serve it.
+	var shape struct {
+		Shape struct{ Nodes, Drives int } `json:"shape"`
+	}
+	if err := labdir.ReadJSON(l.layout.SettingsFile(), &shape); err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	if shape.Shape.Nodes > 1 || shape.Shape.Drives > 1 {
+		return nil, fmt.Errorf("export: the lab in %s runs %d node(s) of %d drive(s); export writes a deployment of one MinIO with one drive, so it cannot carry that lab's data", o.Dir, max(shape.Shape.Nodes, 1), max(shape.Shape.Drives, 1))
+	}
 	if err := labdir.ReadJSON(l.layout.CredentialsFile(), &l.creds); err != nil {
 		return nil, fmt.Errorf("export: %s is not a whole lab: %w", o.Dir, err)
 	}

@@ -92,7 +92,10 @@ func read(t *testing.T, path string) string {
 }
 
 func TestBadInput(t *testing.T) {
-	fsLab, sealedLab := fakeLab(t, keystore.KindFS), fakeLab(t, keystore.KindSealed)
+	fsLab, sealedLab, clusterLab := fakeLab(t, keystore.KindFS), fakeLab(t, keystore.KindSealed), fakeLab(t, keystore.KindFS)
+	// A lab of 4 nodes x 2 drives, as settings.json says since multi-node labs.
+	settings := read(t, filepath.Join(clusterLab, "settings.json"))
+	must(t, os.WriteFile(filepath.Join(clusterLab, "settings.json"), []byte(strings.Replace(settings, "{", `{"shape": {"nodes": 4, "drives": 2},`, 1)), 0o600))
 	base := t.TempDir()
 	full := filepath.Join(base, "full")
 	must(t, os.MkdirAll(full, 0o700))
@@ -119,6 +122,7 @@ func TestBadInput(t *testing.T) {
 		{"out is the lab", Options{Dir: fsLab, Out: fsLab, Format: Files, Force: true}, "overlaps the lab directory"},
 		{"out in the lab", Options{Dir: fsLab, Out: filepath.Join(fsLab, "export"), Format: Files}, "overlaps the lab directory"},
 		{"out holds the lab", Options{Dir: fsLab, Out: filepath.Dir(fsLab), Format: Files, Force: true}, "overlaps the lab directory"},
+		{"several nodes", Options{Dir: clusterLab, Out: out, Format: Files}, "runs 4 node(s) of 2 drive(s)"},
 		{"kubernetes with fs keys", Options{Dir: fsLab, Out: out, Format: Kubernetes}, "needs the keys in Vault"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
