@@ -94,8 +94,10 @@ func read(t *testing.T, path string) string {
 func TestBadInput(t *testing.T) {
 	fsLab, sealedLab, clusterLab := fakeLab(t, keystore.KindFS), fakeLab(t, keystore.KindSealed), fakeLab(t, keystore.KindFS)
 	// A lab of 4 nodes x 2 drives, as settings.json says since multi-node labs.
-	settings := read(t, filepath.Join(clusterLab, "settings.json"))
-	must(t, os.WriteFile(filepath.Join(clusterLab, "settings.json"), []byte(strings.Replace(settings, "{", `{"shape": {"nodes": 4, "drives": 2},`, 1)), 0o600))
+	var settings map[string]any
+	must(t, labdir.ReadJSON(filepath.Join(clusterLab, "settings.json"), &settings))
+	settings["shape"] = map[string]int{"nodes": 4, "drives": 2}
+	must(t, labdir.WriteJSON(filepath.Join(clusterLab, "settings.json"), settings))
 	base := t.TempDir()
 	full := filepath.Join(base, "full")
 	must(t, os.MkdirAll(full, 0o700))
