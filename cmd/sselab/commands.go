@@ -48,6 +48,7 @@ var commands = []command{
 	{"seal", "seal the running lab's sealed keystore: no key can be used until unseal", sealUsage, runSeal, false},
 	{"unseal", "unseal the running lab's sealed keystore with its passphrase", unsealUsage, runUnseal, false},
 	{"keystore", "convert the stopped lab's keystore into one sealed at rest under a passphrase", keystoreUsage, runKeystore, false},
+	{"export", "write the lab out as files, a Podman pod, a Compose stack or a MinIO Operator tenant", exportUsage, runExport, false},
 	{"version", "print the versions of sselab, KES and Go", versionUsage, runVersion, false},
 	{watchdogCommand, "", watchdogUsage, runWatchdog, true},
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/minio/kes"
 	kesapi "github.com/minio/kms-go/kes"
 
 	"github.com/sselab/sselab/pkg/bench"
@@ -83,40 +84,21 @@ func StartKES(ctx context.Context, binary, dir string, p *pki.PKI, key string) (
 	if err := os.MkdirAll(keys, 0o700); err != nil {
 		return nil, fmt.Errorf("perf: %w", err)
 	}
-	def := kesserver.DefaultConfig().Cache
-	var routes strings.Builder
-	for _, r := range runner.MinIORoutes {
-		fmt.Fprintf(&routes, "      - %s\n", r)
+	config, err := kesserver.ServerFile{
+		Address:  fmt.Sprintf("127.0.0.1:%d", port),
+		KeyFile:  p.KESServer.KeyFile,
+		CertFile: p.KESServer.CertFile,
+		CAFile:   p.CAFile(),
+		Policies: []kesserver.Policy{{Name: runner.PolicyMinIO, Allow: runner.MinIORoutes, Identities: []kes.Identity{kes.Identity(p.MinIOClient.Identity())}}},
+		Cache:    kesserver.DefaultConfig().Cache,
+		AuditLog: true,
+		FSPath:   keys,
+	}.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("perf: %w", err)
 	}
-	config := fmt.Sprintf(`version: v1
-address: 127.0.0.1:%d
-admin:
-  identity: disabled
-tls:
-  key: %q
-  cert: %q
-  ca: %q
-  auth: "on"
-cache:
-  expiry:
-    any: %v
-    unused: %v
-    offline: %v
-log:
-  error: "on"
-  audit: "on"
-policy:
-  minio:
-    allow:
-%s    identities:
-      - %s
-keystore:
-  fs:
-    path: %q
-`, port, p.KESServer.KeyFile, p.KESServer.CertFile, p.CAFile(), def.Expiry, def.ExpiryUnused, def.ExpiryOffline,
-		routes.String(), p.MinIOClient.Identity(), keys)
 	file := filepath.Join(dir, "config.yml")
-	if err := os.WriteFile(file, []byte(config), 0o600); err != nil {
+	if err := os.WriteFile(file, config, 0o600); err != nil {
 		return nil, fmt.Errorf("perf: %w", err)
 	}
 	// KES writes its audit log to stdout, its error log to stderr: both

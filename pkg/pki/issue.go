@@ -102,9 +102,23 @@ func (l *loader) leafNotAfter(ca *Cert) time.Time {
 // issueLeaf issues a certificate for c.Key as described by s, sets c.Cert
 // and writes it to c.CertFile.
 func (l *loader) issueLeaf(ca, c *Cert, s leafSpec) error {
-	serial, err := l.serial()
+	cert, err := l.leafCert(ca, c, s)
 	if err != nil {
 		return err
+	}
+	if err := l.writeFile(c.CertFile, encodeCert(cert), certPerm); err != nil {
+		return err
+	}
+	c.Cert = cert
+	return nil
+}
+
+// leafCert returns a certificate for c.Key as described by s, issued by
+// ca, with l's names if it is a server certificate.
+func (l *loader) leafCert(ca, c *Cert, s leafSpec) (*x509.Certificate, error) {
+	serial, err := l.serial()
+	if err != nil {
+		return nil, err
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
@@ -119,15 +133,7 @@ func (l *loader) issueLeaf(ca, c *Cert, s leafSpec) error {
 		tmpl.DNSNames = l.sans.dns
 		tmpl.IPAddresses = l.sans.ips
 	}
-	cert, err := l.sign(tmpl, ca.Cert, c.Key.Public(), ca.Key, s.role)
-	if err != nil {
-		return err
-	}
-	if err := l.writeFile(c.CertFile, encodeCert(cert), certPerm); err != nil {
-		return err
-	}
-	c.Cert = cert
-	return nil
+	return l.sign(tmpl, ca.Cert, c.Key.Public(), ca.Key, s.role)
 }
 
 func (l *loader) sign(tmpl, parent *x509.Certificate, pub crypto.PublicKey, signer crypto.Signer, role string) (*x509.Certificate, error) {
