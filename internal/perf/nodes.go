@@ -10,22 +10,31 @@ import (
 	"time"
 
 	"github.com/sselab/sselab/pkg/bench"
+	"github.com/sselab/sselab/pkg/pki"
 )
 
 // SpawnBareCluster starts a bare MinIO of n processes with a static key
 // over plain HTTP on a fresh directory under dir, as P1's bare MinIO, times
-// it until node 1's S3 API serves a signed request (polling every 5 ms;
-// MinIO serves S3 only once its erasure sets have formed), and stops it.
-func SpawnBareCluster(ctx context.Context, binary, dir string, n int) (time.Duration, error) {
+// it until every node's S3 API serves a signed request (polling every
+// 5 ms; MinIO serves S3 only once its erasure sets have formed), as the
+// lab waits for every node, and stops it.
+// With certs (a --certs-dir) its nodes serve TLS, which transport must
+// trust.
+func SpawnBareCluster(ctx context.Context, binary, dir string, n int, certs string, transport http.RoundTripper) (time.Duration, error) {
 	start := time.Now()
-	c, err := launchCluster(MinIOOptions{Binary: binary, Dir: dir}, n)
+	c, err := launchCluster(MinIOOptions{Binary: binary, Dir: dir, CertsDir: certs}, n)
 	if err != nil {
 		return 0, err
 	}
 	defer c.Stop()
-	node1 := c.Nodes[0]
-	if err := poll(ctx, node1.proc, 5*time.Millisecond, node1.s3Ready(http.DefaultTransport)); err != nil {
-		return 0, err
+	errs := make(chan error, n)
+	for _, m := range c.Nodes {
+		go func() { errs <- poll(ctx, m.proc, 5*time.Millisecond, m.s3Ready(transport)) }()
+	}
+	for range c.Nodes {
+		if err := <-errs; err != nil {
+			return 0, err
+		}
 	}
 	took := time.Since(start)
 	return took, c.Stop()
@@ -38,12 +47,21 @@ func SpawnBareCluster(ctx context.Context, binary, dir string, n int) (time.Dura
 // the lab's TLS certificate; and sselab's memory while the lab is idle.
 func MeasureP6(ctx context.Context, e Env, n int) ([]Section, error) {
 	nodes := []string{"--nodes", strconv.Itoa(n), "--drives", "1"}
-	var fresh, bare Series
+	tlsPKI, err := pki.LoadOrCreate(pki.Options{Dir: filepath.Join(e.Dir, "p6-spawn-certs")})
+	if err != nil {
+		return nil, err
+	}
+	tlsProbe := &http.Transport{TLSClientConfig: tlsPKI.ClientTLS(nil)}
+	defer tlsProbe.CloseIdleConnections()
+	var fresh, bare, bareTLS Series
 	for i := range e.Runs {
 		dir := filepath.Join(e.Dir, fmt.Sprintf("p6-run%d", i))
-		var f, b time.Duration
+		var f, b, bt time.Duration
 		err := rotate(i, func() (err error) {
-			b, err = SpawnBareCluster(ctx, e.MinIO, filepath.Join(dir, "bare"), n)
+			b, err = SpawnBareCluster(ctx, e.MinIO, filepath.Join(dir, "bare"), n, "", http.DefaultTransport)
+			return err
+		}, func() (err error) {
+			bt, err = SpawnBareCluster(ctx, e.MinIO, filepath.Join(dir, "bare-tls"), n, tlsPKI.MinIOCertsDir(), tlsProbe)
 			return err
 		}, func() (err error) {
 			f, err = SpawnSselab(ctx, e.Sselab, e.MinIO, filepath.Join(dir, "lab"), nodes...)
@@ -53,18 +71,23 @@ func MeasureP6(ctx context.Context, e Env, n int) ([]Section, error) {
 			return nil, err
 		}
 		os.RemoveAll(dir)
-		fresh, bare = append(fresh, ms(f)), append(bare, ms(b))
-		e.logf("P6 run %d/%d: %d bare MinIO nodes %.0f ms, sselab up --nodes %d %.0f ms", i+1, e.Runs, n, ms(b), n, ms(f))
+		fresh, bare, bareTLS = append(fresh, ms(f)), append(bare, ms(b)), append(bareTLS, ms(bt))
+		e.logf("P6 run %d/%d: %d bare MinIO nodes %.0f ms, with TLS %.0f ms, sselab up --nodes %d %.0f ms", i+1, e.Runs, n, ms(b), ms(bt), n, ms(f))
 	}
 	spawn := Section{
 		ID: "P6", Title: fmt.Sprintf("%d nodes: spawn to ready", n),
 		Method: fmt.Sprintf("As P1, for a lab of %[1]d MinIO nodes of one drive each. **sselab**: `sselab up --dir DIR --nodes %[1]d --drives 1` "+
 			"on a fresh DIR, until it prints \"the lab is ready\" (it waits for the cluster's write quorum, then sets up keys and "+
 			"buckets). **Reference**: the same %[1]d `minio server` processes started by hand as MinIO's own CI starts a cluster on one "+
-			"host (one endpoint list, a port each, `MINIO_CI_CD=1`), with a static key over plain HTTP, until node 1's S3 API serves a "+
-			"signed request.", n),
+			"host (one endpoint list, a port each, `MINIO_CI_CD=1`), with a static key over plain HTTP, until every node's S3 API serves a "+
+			"signed request (the lab, too, waits for every node); and the same with a TLS certificate, as the lab's nodes talk to each "+
+			"other over TLS. The bare nodes are started by one shell in a session of its own, so that they share a session as the lab's "+
+			"nodes share the lab's (see P3 on sessions).", n),
 		SselabName: fmt.Sprintf("sselab up --nodes %d", n), RefName: fmt.Sprintf("%d bare minio servers", n),
-		Rows: []Row{{Name: "fresh dir", Unit: "ms", Sselab: fresh, Ref: bare, Target: &Target{Bound: 1.10}}},
+		Rows: []Row{
+			{Name: "fresh dir", Unit: "ms", Sselab: fresh, Ref: bare, Target: &Target{Bound: 1.10}},
+			{Name: "fresh dir, vs the same cluster with a TLS certificate", Unit: "ms", Sselab: fresh, Ref: bareTLS},
+		},
 	}
 
 	l, err := StartLab(ctx, e.Sselab, e.MinIO, filepath.Join(e.Dir, "p6-lab"), nodes...)

@@ -39,6 +39,9 @@ type proc struct {
 	log  string
 	done chan struct{}
 	err  error
+	// group is true for a shell that runs several servers in its
+	// session: stop signals its whole process group.
+	group bool
 }
 
 // start runs name with args and env (added to a copy of the
@@ -98,14 +101,18 @@ func (p *proc) stop() error {
 	if p.exited() {
 		return nil
 	}
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	signal := p.cmd.Process.Signal
+	if p.group {
+		signal = func(sig os.Signal) error { return signalGroup(p.cmd.Process, sig.(syscall.Signal)) }
+	}
+	if err := signal(syscall.SIGTERM); err != nil {
 		p.cmd.Process.Kill() // no SIGTERM on Windows
 	}
 	select {
 	case <-p.done:
 		return nil
 	case <-time.After(stopTimeout):
-		p.cmd.Process.Kill()
+		signal(syscall.SIGKILL)
 		<-p.done
 		return fmt.Errorf("perf: %s did not stop within %v of SIGTERM", filepath.Base(p.cmd.Path), stopTimeout)
 	}
@@ -215,7 +222,13 @@ func (c *Cluster) Endpoints() []string {
 func (c *Cluster) Stop() error {
 	errs := make(chan error, len(c.Nodes))
 	for _, m := range c.Nodes {
-		go func() { errs <- m.Stop() }()
+		go func() {
+			if m.proc == nil {
+				errs <- nil
+				return
+			}
+			errs <- m.Stop()
+		}()
 	}
 	var first error
 	for range c.Nodes {
@@ -271,27 +284,46 @@ func launchCluster(o MinIOOptions, n int) (*Cluster, error) {
 		env = append(env, "MINIO_CI_CD=1") // several drives on the root disk
 	}
 	c := &Cluster{}
+	var cmds []sessionCmd
 	for k := range n {
 		s3, console := fmt.Sprint("127.0.0.1:", ports[2*k]), fmt.Sprint("127.0.0.1:", ports[2*k+1])
 		args := append(append([]string{"server"}, drives...), "--address", s3, "--console-address", console)
 		if o.CertsDir != "" {
 			args = append(args, "--certs-dir", o.CertsDir)
 		}
-		nodeEnv, log := env, filepath.Join(o.Dir, "minio.log")
-		if n > 1 {
-			// As the lab does: in a container MinIO would otherwise wait
-			// forever for 127.0.0.1 to resolve to another address.
-			nodeEnv = append(append([]string(nil), env...), "_MINIO_SERVER_LOCAL="+s3)
-			log = filepath.Join(o.Dir, fmt.Sprintf("minio-%d.log", k+1))
+		c.Nodes = append(c.Nodes, &MinIO{Endpoint: scheme + "://" + s3, User: user, Password: password, KeyName: o.KeyName})
+		// As the lab does: in a container MinIO would otherwise wait
+		// forever for 127.0.0.1 to resolve to another address.
+		cmds = append(cmds, sessionCmd{env: []string{"_MINIO_SERVER_LOCAL=" + s3}, argv: append([]string{o.Binary}, args...)})
+	}
+	if n == 1 {
+		p, err := start(o.Binary, cmds[0].argv[1:], env, filepath.Join(o.Dir, "minio.log"))
+		if err != nil {
+			return nil, err
 		}
-		m := &MinIO{Endpoint: scheme + "://" + s3, User: user, Password: password, KeyName: o.KeyName}
-		var err error
-		if m.proc, err = start(o.Binary, args, nodeEnv, log); err != nil {
+		c.Nodes[0].proc, c.Nodes[0].PID = p, p.cmd.Process.Pid
+		return c, nil
+	}
+	if sharedSession {
+		// One shell in a session of its own starts every node, so that
+		// they share one session as the lab's nodes share the lab's.
+		p, err := start("/bin/sh", shellArgs(cmds), env, filepath.Join(o.Dir, "minio.log"))
+		if err != nil {
+			return nil, err
+		}
+		p.group = true
+		for _, m := range c.Nodes {
+			m.proc = p // PID stays 0: no node's own
+		}
+		return c, nil
+	}
+	for k, m := range c.Nodes {
+		p, err := start(o.Binary, cmds[k].argv[1:], append(append([]string(nil), env...), cmds[k].env...), filepath.Join(o.Dir, fmt.Sprintf("minio-%d.log", k+1)))
+		if err != nil {
 			c.Stop()
 			return nil, err
 		}
-		m.PID = m.proc.cmd.Process.Pid
-		c.Nodes = append(c.Nodes, m)
+		m.proc, m.PID = p, p.cmd.Process.Pid
 	}
 	return c, nil
 }

@@ -3,6 +3,7 @@
 package perf
 
 import (
+	"os"
 	"syscall"
 
 	"golang.org/x/sys/windows"
@@ -20,3 +21,19 @@ func ownSession() *syscall.SysProcAttr {
 // volume at once; measures there may pay for the writes of the one
 // before.
 func flushDisk() {}
+
+// sharedSession is false: Windows does not share CPU time by session, so
+// a cluster's nodes are started one by one.
+const sharedSession = false
+
+// sessionCmd is one program a shell starts in the background.
+type sessionCmd struct {
+	env  []string
+	argv []string
+}
+
+// shellArgs is not used on Windows.
+func shellArgs([]sessionCmd) []string { return nil }
+
+// signalGroup kills p: Windows has no process groups to signal.
+func signalGroup(p *os.Process, _ syscall.Signal) error { return p.Kill() }
