@@ -235,11 +235,12 @@ func exportBadInput(t *testing.T, dir string) {
 		want string
 	}{
 		{[]string{"--dir", dir, "--format", "helm", "--out", out}, 2, `unknown format "helm"`},
+		{[]string{"--dir", dir, "--format", "files", "--out", out, "--root", "relative/path"}, 2, "not an absolute path"},
 		{[]string{"--dir", dir, "--format", "files", "--out", full}, 1, "is not empty"},
 		{[]string{"--dir", dir, "--format", "files", "--out", filepath.Join(base, "no", "out")}, 1, "does not exist"},
 		{[]string{"--dir", base, "--format", "files", "--out", out}, 1, "is not a lab"},
 		{[]string{"--dir", dir, "--format", "files", "--out", out, "--kms", "vault"}, 1, "no Vault endpoint"},
-		{[]string{"--dir", dir, "--format", "files", "--out", out, "--hostname", "not_a_name"}, 1, "not a valid DNS name"},
+		{[]string{"--dir", dir, "--format", "files", "--out", out, "--hostname", "not_a_name"}, 2, "not a valid DNS name"},
 	} {
 		r := sselab(t, append([]string{"export"}, tc.args...)...)
 		if r.code != tc.code || !strings.Contains(r.stderr, tc.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {

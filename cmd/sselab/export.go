@@ -6,7 +6,6 @@ import (
 	"io"
 	"path/filepath"
 	"runtime/debug"
-	"slices"
 	"strings"
 
 	"github.com/sselab/sselab/internal/passphrase"
@@ -78,10 +77,9 @@ func runExport(_ context.Context, args []string, stdout, stderr io.Writer) error
 	switch {
 	case o.Format == "":
 		return usageError{fmt.Errorf("--format is required: %s", strings.Join(export.Formats, ", "))}
-	case !slices.Contains(export.Formats, o.Format):
-		return usageError{fmt.Errorf("unknown format %q; use one of %s", o.Format, strings.Join(export.Formats, ", "))}
-	case o.Out == "":
-		return usageError{fmt.Errorf("--out DIR is required")}
+	}
+	if err := o.Check(); err != nil {
+		return usageError{err} // a flag value to correct
 	}
 	o.Dir = dir
 	o.Passphrase = func() ([]byte, error) {

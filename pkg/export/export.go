@@ -117,7 +117,7 @@ type lab struct {
 
 // Run checks o and the lab, then writes the export to o.Out.
 func Run(o Options) (Result, error) {
-	if err := o.check(); err != nil {
+	if err := o.Check(); err != nil {
 		return Result{}, err
 	}
 	l, err := readLab(o)
@@ -159,8 +159,9 @@ func Run(o Options) (Result, error) {
 	return Result{Out: o.Out, Files: w.written, Notes: w.notes}, nil
 }
 
-// check checks the options that need no lab.
-func (o *Options) check() error {
+// Check checks the options that need no lab: every error it returns is
+// a flag value to correct.
+func (o *Options) Check() error {
 	if !slices.Contains(Formats, o.Format) {
 		return fmt.Errorf("export: unknown format %q; use one of %s", o.Format, strings.Join(Formats, ", "))
 	}
