@@ -167,6 +167,13 @@ var (
 	errNoMinIO    = errors.New("MinIO is not answering, so the log-in cannot be checked; try again in a moment.")
 )
 
+// noMinIOError is errNoMinIO with its cause, for the console's log; the
+// page shows errNoMinIO alone.
+type noMinIOError struct{ cause error }
+
+func (e *noMinIOError) Error() string { return errNoMinIO.Error() }
+func (e *noMinIOError) Unwrap() error { return errNoMinIO }
+
 // checkLogin asks MinIO whether user and password are the lab's root
 // credentials: a request signed with them must succeed, and the user must
 // be the root user, whose rights the console's pages use.
@@ -174,9 +181,11 @@ func (s *Server) checkLogin(ctx context.Context, user, password string) error {
 	if user == "" || password == "" {
 		return errWrongLogin
 	}
-	s3, err := lab.NewS3Client(s.lab.State.S3Endpoint, labdir.Credentials{RootUser: user, RootPassword: password}, s.lab.HTTPClient().Transport, 1)
+	// Two tries: a busy MinIO's passing hiccup (a reused connection it
+	// closed, a 503) must not read as "MinIO is not answering".
+	s3, err := lab.NewS3Client(s.lab.State.S3Endpoint, labdir.Credentials{RootUser: user, RootPassword: password}, s.lab.HTTPClient().Transport, 2)
 	if err != nil {
-		return errNoMinIO
+		return &noMinIOError{err}
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -185,7 +194,7 @@ func (s *Server) checkLogin(ctx context.Context, user, password string) error {
 		case "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken":
 			return errWrongLogin
 		}
-		return errNoMinIO
+		return &noMinIOError{err}
 	}
 	// The password is MinIO's to check; the name says whose rights these
 	// are. Another MinIO user would get root's rights through the console.

@@ -2,6 +2,7 @@ package console
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -60,6 +61,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 			code = http.StatusUnauthorized
 			s.limiter.fail(addr, s.now())
 			s.log.Printf("failed log-in from %s", addr)
+		}
+		var down *noMinIOError
+		if errors.As(err, &down) {
+			s.log.Printf("log-in from %s not checked: %v", addr, down.cause)
 		}
 		s.showLogin(w, code, next, err.Error())
 		return
