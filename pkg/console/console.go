@@ -90,6 +90,18 @@ func New(c Config) (*Server, error) {
 	s.sessions.m = make(map[string]*session)
 	s.limiter.m = make(map[string]*failures)
 	s.routes()
+	// Made here, not in Serve: Shutdown may run in another goroutine
+	// before Serve has begun (a lab stopped right after it started).
+	s.srv = &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          log.New(io.Discard, "", 0), // TLS chatter of browsers that distrust the lab CA
+		TLSConfig: &tls.Config{
+			MinVersion:   tls.VersionTLS12,
+			Certificates: []tls.Certificate{c.Lab.PKI.Console.TLSCertificate()},
+		},
+	}
 	return s, nil
 }
 
@@ -99,16 +111,6 @@ func (s *Server) Handler() http.Handler { return s.secure(s.mux) }
 // Serve serves the console with TLS on ln until Shutdown. It returns nil
 // after Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
-	s.srv = &http.Server{
-		Handler:           s.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          log.New(io.Discard, "", 0), // TLS chatter of browsers that distrust the lab CA
-		TLSConfig: &tls.Config{
-			MinVersion:   tls.VersionTLS12,
-			Certificates: []tls.Certificate{s.lab.PKI.Console.TLSCertificate()},
-		},
-	}
 	err := s.srv.ServeTLS(ln, "", "")
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
@@ -119,9 +121,6 @@ func (s *Server) Serve(ln net.Listener) error {
 // Shutdown stops the console, letting requests under way finish until
 // ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
-	if s.srv == nil {
-		return nil
-	}
 	return s.srv.Shutdown(ctx)
 }
 
